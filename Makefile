@@ -1,0 +1,55 @@
+# The two commands of the README: `make run` and `make test`. Everything else is a helper.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WEB_CONCURRENCY ?= 4
+export HOST PORT WEB_CONCURRENCY
+
+.PHONY: run serve test test-postgres test-sqlite lint format install bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+## run: set up (venv, install, migrate) and serve the API on http://$(HOST):$(PORT)
+run: install
+	$(BIN)/python manage.py migrate --no-input
+	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
+	@echo "datastorage is serving on http://$(HOST):$(PORT)/ (API under /api/v1/, docs at /api/docs/)"
+	$(MAKE) --no-print-directory serve
+
+## serve: the production server in the foreground (reads HOST, PORT, WEB_CONCURRENCY)
+serve:
+	$(BIN)/gunicorn --config gunicorn.conf.py datastorage.wsgi:application
+
+## test: lint, then the whole suite on a throwaway PostgreSQL, then on SQLite
+test: install lint test-postgres test-sqlite
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test-postgres: install
+	$(BIN)/python scripts/with_postgres.py -- $(BIN)/pytest $(PYTEST_ARGS)
+
+test-sqlite: install
+	DATABASE_URL= $(BIN)/pytest -m "not postgresql" $(PYTEST_ARGS)
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: install
+	$(BIN)/python scripts/with_postgres.py -- $(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache

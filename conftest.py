@@ -1,0 +1,33 @@
+"""Suite-wide test set-up: database vendor selection and the API client."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+
+def _on_postgresql() -> bool:
+    return os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # PostgreSQL-only behaviour is deselected on SQLite (not skipped: nothing hides there).
+    if _on_postgresql():
+        return
+    kept = [item for item in items if item.get_closest_marker("postgresql") is None]
+    deselected = [item for item in items if item.get_closest_marker("postgresql") is not None]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = kept
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"database: {'postgresql' if _on_postgresql() else 'sqlite'}"
+
+
+@pytest.fixture
+def api_client():
+    from rest_framework.test import APIClient
+
+    return APIClient()

@@ -1,0 +1,108 @@
+"""Domain exceptions shared by every app.
+
+They carry no HTTP: `core.exception_handler` maps each category to its status and the
+problem-details body. Services raise these; views never build error responses by hand.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    """Base of every expected failure. `code` becomes the problem's `type`."""
+
+    code = "error"
+    title = "Error"
+
+    def __init__(self, detail: str = "", **extra: Any) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        # Extra members of the problem body (e.g. current_version, errors).
+        self.extra = extra
+
+
+class NotFound(DomainError):
+    code = "not-found"
+    title = "Not found"
+
+
+class StorageNotFound(NotFound):
+    code = "storage-not-found"
+    title = "Storage not found"
+
+
+class RecordNotFound(NotFound):
+    code = "record-not-found"
+    title = "Record not found"
+
+
+class ValidationFailed(DomainError):
+    """Input broke a rule. `errors` maps a dotted path to a list of messages."""
+
+    code = "validation-error"
+    title = "Invalid input"
+
+    def __init__(self, errors: dict[str, list[str]], detail: str = "") -> None:
+        super().__init__(detail or "The request has invalid input; see errors.", errors=errors)
+        self.errors = errors
+
+
+class IncompatibleChange(ValidationFailed):
+    code = "incompatible-change"
+    title = "Incompatible schema change"
+
+
+class Conflict(DomainError):
+    code = "conflict"
+    title = "Conflict"
+
+
+class AlreadyExists(Conflict):
+    code = "already-exists"
+    title = "Already exists"
+
+
+class UniqueViolation(Conflict):
+    code = "unique-violation"
+    title = "Unique constraint violated"
+
+
+class NotReady(Conflict):
+    """The target exists but cannot serve yet (no table, migration running...)."""
+
+    code = "not-ready"
+    title = "Not ready"
+
+    def __init__(self, detail: str = "", retry_after: int = 1, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        self.retry_after = retry_after
+
+
+class MigrationInProgress(NotReady):
+    code = "migration-in-progress"
+    title = "A migration is in progress"
+
+
+class PreconditionRequired(DomainError):
+    code = "precondition-required"
+    title = "Precondition required"
+
+
+class PreconditionFailed(DomainError):
+    code = "precondition-failed"
+    title = "Precondition failed"
+
+
+class PayloadTooLarge(DomainError):
+    code = "payload-too-large"
+    title = "Payload too large"
+
+
+class Unavailable(DomainError):
+    code = "service-unavailable"
+    title = "Service unavailable"
+
+    def __init__(self, detail: str = "", retry_after: int = 2, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        self.retry_after = retry_after

@@ -1,0 +1,20 @@
+"""JSON rendering with orjson; problem bodies keep their own content type."""
+
+from typing import Any
+
+from rest_framework import renderers
+
+from core.json import dumps
+
+
+class JSONRenderer(renderers.BaseRenderer):
+    media_type = "application/json"
+    format = "json"
+    charset = None
+
+    def render(
+        self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None
+    ) -> bytes:
+        if data is None:
+            return b""
+        return dumps(data)

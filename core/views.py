@@ -1,0 +1,71 @@
+"""Health endpoints and the problem-details answers for Django's own 404 and 500."""
+
+from __future__ import annotations
+
+from django.db import connection
+from django.http import HttpRequest, HttpResponse
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.problems import problem_response
+
+
+def database_is_reachable() -> bool:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "not reachable" to a probe
+        connection.close_if_unusable_or_obsolete()
+        return False
+
+
+_HealthSerializer = inline_serializer(
+    "Health", {"status": serializers.CharField(), "database": serializers.CharField()}
+)
+
+
+class HealthView(APIView):
+    """Readiness: 200 when the database answers, 503 when it does not."""
+
+    authentication_classes: list = []
+    permission_classes: list = []
+
+    @extend_schema(responses={200: _HealthSerializer, 503: _HealthSerializer})
+    def get(self, request: Request) -> Response:
+        if database_is_reachable():
+            return Response({"status": "ok", "database": "ok"})
+        return Response(
+            {"status": "unavailable", "database": "unavailable"},
+            status=503, headers={"Retry-After": "2"},
+        )
+
+
+class LivenessView(APIView):
+    """Liveness: 200 whenever this process can answer, whatever the database does."""
+
+    authentication_classes: list = []
+    permission_classes: list = []
+
+    @extend_schema(responses={200: inline_serializer("Live", {"status": serializers.CharField()})})
+    def get(self, request: Request) -> Response:
+        return Response({"status": "ok"})
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return problem_response(
+        status=404, code="not-found", title="Not found",
+        detail=f"No resource at {request.path}.",
+    )
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    request_id = getattr(request, "request_id", "")
+    return problem_response(
+        status=500, code="internal-error", title="Internal server error",
+        detail=f"An unexpected error occurred; quote request id {request_id} when reporting it.",
+        request_id=request_id,
+    )
