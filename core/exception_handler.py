@@ -55,8 +55,11 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         return _response(403, "permission-denied", "Permission denied", str(exc) or "Forbidden.")
     if isinstance(exc, drf.ValidationError):
         return _response(
-            400, "validation-error", "Invalid input",
-            "The request has invalid input; see errors.", errors=flatten_errors(exc.detail),
+            400,
+            "validation-error",
+            "Invalid input",
+            "The request has invalid input; see errors.",
+            errors=flatten_errors(exc.detail),
         )
     if isinstance(exc, drf.APIException):
         return _api_exception_response(exc)
@@ -66,8 +69,9 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
 
 
 def _domain_response(exc: errors.DomainError) -> Response:
-    status = next(code for cls, code in _DOMAIN_STATUS + [(errors.DomainError, 400)]
-                  if isinstance(exc, cls))
+    status = next(
+        code for cls, code in [*_DOMAIN_STATUS, (errors.DomainError, 400)] if isinstance(exc, cls)
+    )
     headers = {}
     retry_after = getattr(exc, "retry_after", None)
     if retry_after is not None:
@@ -94,7 +98,9 @@ def _database_response(exc: DatabaseError, context: dict[str, Any]) -> Response 
     if isinstance(exc, OperationalError | InterfaceError):
         logger.warning("database unavailable: %s", exc)
         return _response(
-            503, "database-unavailable", "Database unavailable",
+            503,
+            "database-unavailable",
+            "Database unavailable",
             "The database cannot be reached right now; retry later.",
             headers={"Retry-After": "2"},
         )
@@ -106,7 +112,11 @@ def _database_response(exc: DatabaseError, context: dict[str, Any]) -> Response 
 
 
 def _response(
-    status: int, code: str, title: str, detail: str, headers: dict[str, str] | None = None,
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> Response:
     body = problem_body(status=status, code=code, title=title, detail=detail, **extra)

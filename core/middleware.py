@@ -13,6 +13,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 
 from core.problems import problem_response
+from core.views import server_error
 
 logger = logging.getLogger("datastorage.request")
 error_logger = logging.getLogger("datastorage.errors")
@@ -33,7 +34,10 @@ class RequestLogMiddleware:
         response = self._too_large(request) or self.get_response(request)
         response["X-Request-ID"] = request_id
         logger.info(
-            "%s %s %s", request.method, request.path, response.status_code,
+            "%s %s %s",
+            request.method,
+            request.path,
+            response.status_code,
             extra={
                 "method": request.method,
                 "path": request.path,
@@ -49,13 +53,17 @@ class RequestLogMiddleware:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             return problem_response(
-                status=400, code="malformed-request", title="Malformed request",
+                status=400,
+                code="malformed-request",
+                title="Malformed request",
                 detail="Content-Length is not a number.",
             )
         limit = settings.MAX_REQUEST_BYTES
         if length > limit:
             return problem_response(
-                status=413, code="payload-too-large", title="Payload too large",
+                status=413,
+                code="payload-too-large",
+                title="Payload too large",
                 detail=f"The request body exceeds the limit of {limit} bytes.",
             )
         return None
@@ -65,15 +73,13 @@ class RequestLogMiddleware:
         if isinstance(exc, OperationalError | InterfaceError):
             error_logger.warning("database unavailable: %s", exc, extra={"request_id": request_id})
             return problem_response(
-                status=503, code="database-unavailable", title="Database unavailable",
+                status=503,
+                code="database-unavailable",
+                title="Database unavailable",
                 detail="The database cannot be reached right now; retry later.",
                 headers={"Retry-After": "2"},
             )
         error_logger.exception(
             "unhandled exception", extra={"request_id": request_id, "path": request.path}
         )
-        return problem_response(
-            status=500, code="internal-error", title="Internal server error",
-            detail=f"An unexpected error occurred; quote request id {request_id} when reporting it.",
-            request_id=request_id,
-        )
+        return server_error(request)

@@ -24,7 +24,12 @@ def problem_body(
 
 
 def problem_response(
-    *, status: int, code: str, title: str, detail: str, headers: dict[str, str] | None = None,
+    *,
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> HttpResponse:
     """A plain Django response, for code that runs outside DRF (middleware, URL 404s)."""

@@ -40,7 +40,8 @@ class HealthView(APIView):
             return Response({"status": "ok", "database": "ok"})
         return Response(
             {"status": "unavailable", "database": "unavailable"},
-            status=503, headers={"Retry-After": "2"},
+            status=503,
+            headers={"Retry-After": "2"},
         )
 
 
@@ -57,7 +58,9 @@ class LivenessView(APIView):
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     return problem_response(
-        status=404, code="not-found", title="Not found",
+        status=404,
+        code="not-found",
+        title="Not found",
         detail=f"No resource at {request.path}.",
     )
 
@@ -65,7 +68,9 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
 def server_error(request: HttpRequest) -> HttpResponse:
     request_id = getattr(request, "request_id", "")
     return problem_response(
-        status=500, code="internal-error", title="Internal server error",
+        status=500,
+        code="internal-error",
+        title="Internal server error",
         detail=f"An unexpected error occurred; quote request id {request_id} when reporting it.",
         request_id=request_id,
     )

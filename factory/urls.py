@@ -1,3 +1,12 @@
 from django.urls import path
+from rest_framework.routers import SimpleRouter
 
-urlpatterns: list = []
+from factory.views import ReadyStatusView, StorageViewSet
+
+router = SimpleRouter()
+router.register("storage", StorageViewSet, basename="storage")
+
+urlpatterns = [
+    path("ready_status/<str:name>/", ReadyStatusView.as_view(), name="ready-status"),
+    *router.urls,
+]

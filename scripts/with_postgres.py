@@ -76,9 +76,21 @@ def main(argv: list[str]) -> int:
     pg_ctl = [*prefix, os.path.join(bindir, "pg_ctl"), "-D", datadir]
     try:
         subprocess.run(
-            [*prefix, os.path.join(bindir, "initdb"), "-D", datadir, "-U", "postgres",
-             "--auth=trust", "-E", "UTF8", "--no-sync", "--locale=C.UTF-8"],
-            check=True, stdout=subprocess.DEVNULL,
+            [
+                *prefix,
+                os.path.join(bindir, "initdb"),
+                "-D",
+                datadir,
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+                "--locale=C.UTF-8",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
         )
         options = (
             f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1 -c fsync=off "
@@ -86,7 +98,8 @@ def main(argv: list[str]) -> int:
         )
         subprocess.run(
             [*pg_ctl, "start", "-w", "-o", options, "-l", os.path.join(workdir, "server.log")],
-            check=True, stdout=subprocess.DEVNULL,
+            check=True,
+            stdout=subprocess.DEVNULL,
         )
         env = dict(os.environ)
         env["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:{port}/postgres"
@@ -97,8 +110,12 @@ def main(argv: list[str]) -> int:
         env["DATASTORAGE_TEST_PG_LOG"] = os.path.join(workdir, "server.log")
         return subprocess.call(command, env=env)
     finally:
-        subprocess.run([*pg_ctl, "stop", "-m", "fast"], stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, check=False)
+        subprocess.run(
+            [*pg_ctl, "stop", "-m", "fast"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+        )
         shutil.rmtree(workdir, ignore_errors=True)
 
 

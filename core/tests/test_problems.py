@@ -17,7 +17,9 @@ def test_unknown_url_answers_404_problem(client):
     assert response.status_code == 404
     assert response["Content-Type"] == PROBLEM
     assert response.json() == {
-        "type": "not-found", "title": "Not found", "status": 404,
+        "type": "not-found",
+        "title": "Not found",
+        "status": 404,
         "detail": "No resource at /api/v1/nowhere/.",
     }
 
@@ -49,7 +51,10 @@ def test_request_id_is_returned_and_logged(client, caplog):
     assert response["X-Request-ID"] == "abc-123"
     record = next(r for r in caplog.records if r.name == "datastorage.request")
     assert (record.method, record.path, record.status, record.request_id) == (
-        "GET", "/api/v1/health/", 200, "abc-123",
+        "GET",
+        "/api/v1/health/",
+        200,
+        "abc-123",
     )
     assert record.duration_ms >= 0
 

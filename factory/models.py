@@ -1,0 +1,60 @@
+"""Storage metadata: definitions and their versions. The records live in their own tables."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class VersionStatus(models.TextChoices):
+    PENDING = "pending"
+    MIGRATING = "migrating"
+    READY = "ready"
+    FAILED = "failed"
+
+
+class StorageDefinition(models.Model):
+    """One storage. `version` is the latest declared version; `serving_version` is the
+    version whose table the records API serves (null until the first table exists)."""
+
+    name = models.CharField(max_length=50, unique=True)
+    description = models.TextField(blank=True, default="")
+    version = models.PositiveIntegerField(default=1)
+    serving_version = models.PositiveIntegerField(null=True, blank=True)
+    # Status of the latest version, kept here so that lists need no join.
+    status = models.CharField(
+        max_length=16, choices=VersionStatus.choices, default=VersionStatus.PENDING
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class StorageVersion(models.Model):
+    """The full, normalised definition of one version, with what changed and its state."""
+
+    storage = models.ForeignKey(
+        StorageDefinition, on_delete=models.CASCADE, related_name="versions"
+    )
+    number = models.PositiveIntegerField()
+    definition = models.JSONField()
+    changes = models.JSONField(default=list, blank=True)
+    status = models.CharField(
+        max_length=16, choices=VersionStatus.choices, default=VersionStatus.PENDING
+    )
+    detail = models.TextField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    ready_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["storage", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["storage", "number"], name="unique_storage_version")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.storage.name} v{self.number}"

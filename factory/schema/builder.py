@@ -1,0 +1,110 @@
+"""Build a Django model class from a version's definition.
+
+Each class gets its own `Apps` registry: registering runtime models in Django's global
+registry warns when a name repeats, clears every model's caches and races between
+threads; a private registry per class does none of that and is collected with the class.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps.registry import Apps
+from django.db import models
+
+from factory.schema import names
+from factory.schema.types import FIELD_TYPES
+
+APP_LABEL = "storage_records"
+
+
+def build_model(*, storage_id: int, version: int, definition: dict[str, Any]) -> type[models.Model]:
+    """A model class for one storage version; pure: touches no database."""
+    table = names.table_name(definition["name"])
+    attrs: dict[str, Any] = {
+        "__module__": "storage.records",
+        "Meta": _meta(table, definition),
+        definition["primary_key"]["name"]: primary_key_field(definition["primary_key"]),
+        "_version": models.BigIntegerField(default=1),
+        "_created_at": models.DateTimeField(),
+        "_updated_at": models.DateTimeField(),
+    }
+    for spec in definition["fields"]:
+        attrs[spec["name"]] = model_field(spec)
+    model = type(f"Storage{storage_id}V{version}", (models.Model,), attrs)
+    model.storage_id = storage_id  # type: ignore[attr-defined]
+    model.storage_version = version  # type: ignore[attr-defined]
+    return model
+
+
+def primary_key_field(spec: dict[str, str]) -> models.Field:
+    import uuid
+
+    builders = {
+        "serial": lambda: models.BigAutoField(primary_key=True),
+        "uuid": lambda: models.UUIDField(primary_key=True, default=uuid.uuid4),
+        "integer": lambda: models.BigIntegerField(primary_key=True),
+        "text": lambda: models.TextField(primary_key=True),
+    }
+    return builders[spec["type"]]()
+
+
+def model_field(spec: dict[str, Any]) -> models.Field:
+    field = FIELD_TYPES[spec["type"]].model_field(spec)
+    field.null = spec["nullable"]
+    field.blank = True
+    return field
+
+
+def _meta(table: str, definition: dict[str, Any]) -> type:
+    return type(
+        "Meta",
+        (),
+        {
+            "app_label": APP_LABEL,
+            "db_table": table,
+            "apps": Apps(),
+            "managed": False,
+            "indexes": [
+                index_object(table, spec) for spec in definition["indexes"] if not spec["unique"]
+            ],
+            "constraints": [
+                *(unique_object(table, spec) for spec in definition["indexes"] if spec["unique"]),
+                *check_constraints(table, definition["fields"]),
+            ],
+        },
+    )
+
+
+def index_object(table: str, spec: dict[str, Any]) -> models.Index:
+    name = names.object_name("dsx", table, spec["type"], *spec["fields"])
+    if spec["type"] == "btree":
+        return models.Index(fields=spec["fields"], name=name)
+    from django.contrib.postgres import indexes as pg
+
+    classes = {"hash": pg.HashIndex, "gin": pg.GinIndex, "brin": pg.BrinIndex}
+    return classes[spec["type"]](fields=spec["fields"], name=name)
+
+
+def unique_object(table: str, spec: dict[str, Any]) -> models.UniqueConstraint:
+    name = names.object_name("dsu", table, *spec["fields"])
+    return models.UniqueConstraint(fields=spec["fields"], name=name)
+
+
+def check_constraints(table: str, fields: list[dict[str, Any]]) -> list[models.CheckConstraint]:
+    """min/max/choices are enforced by the database too, not only by the API."""
+    checks = []
+    for spec in fields:
+        for option, lookup in (("min", "gte"), ("max", "lte"), ("choices", "in")):
+            if spec.get(option) is None:
+                continue
+            name = names.object_name("dsc", table, spec["name"], option, spec[option])
+            condition = models.Q(**{f"{spec['name']}__{lookup}": spec[option]})
+            checks.append(models.CheckConstraint(condition=condition, name=name))
+    return checks
+
+
+def index_name(table: str, spec: dict[str, Any]) -> str:
+    if spec["unique"]:
+        return unique_object(table, spec).name
+    return index_object(table, spec).name

@@ -1,0 +1,66 @@
+"""Which identifiers a definition may use, and how tables and indexes are named.
+
+Every name that reaches SQL passes through here first; Django then quotes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import keyword
+import re
+
+from django.db import models
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
+NAME_RULE = "must match ^[a-z][a-z0-9_]{0,49}$ (lower-case letter, then letters, digits, _)"
+
+# The records API reads these as query parameters; a field by such a name would be
+# unfilterable, so it is refused.
+QUERY_PARAMETERS = frozenset({"limit", "cursor", "ordering", "fields", "count", "format"})
+
+# Names a Django model cannot carry as attributes, or that would shadow its machinery.
+MODEL_ATTRIBUTES = frozenset(
+    {"pk", "objects"} | {name for name in dir(models.Model) if name.islower()}
+)
+PYTHON_KEYWORDS = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist)
+
+# Prefix of every storage table: no Django app is labelled "ds", so no service table
+# can ever be named like a storage table.
+TABLE_PREFIX = "ds_"
+
+
+def name_problem(name: object) -> str | None:
+    """Why `name` cannot be a field or primary-key name, or None when it can."""
+    if not isinstance(name, str):
+        return "must be a string"
+    if not NAME_RE.match(name):
+        return NAME_RULE
+    if "__" in name:
+        return "must not contain '__' (Django's lookup separator)"
+    if name.endswith("_"):
+        return "must not end with '_'"
+    if name in PYTHON_KEYWORDS:
+        return f"'{name}' is a Python keyword"
+    if name in MODEL_ATTRIBUTES:
+        return f"'{name}' is reserved by the model machinery"
+    if name in QUERY_PARAMETERS:
+        return f"'{name}' is reserved as a query parameter of the records API"
+    return None
+
+
+def storage_name_problem(name: object) -> str | None:
+    if not isinstance(name, str):
+        return "must be a string"
+    if not NAME_RE.match(name):
+        return NAME_RULE
+    return None
+
+
+def table_name(storage_name: str) -> str:
+    return f"{TABLE_PREFIX}{storage_name}"
+
+
+def object_name(prefix: str, table: str, *parts: object) -> str:
+    """A short, deterministic name for an index or constraint (within 30 characters)."""
+    digest = hashlib.sha256("|".join([table, *map(str, parts)]).encode()).hexdigest()[:20]
+    return f"{prefix}_{digest}"

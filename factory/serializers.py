@@ -1,0 +1,62 @@
+"""Output shapes of the factory API (input is validated by factory.schema.definition)."""
+
+from rest_framework import serializers
+
+
+class StorageSummarySerializer(serializers.Serializer):
+    name = serializers.CharField()
+    description = serializers.CharField()
+    version = serializers.IntegerField()
+    status = serializers.CharField()
+
+
+class PrimaryKeySerializer(serializers.Serializer):
+    name = serializers.CharField()
+    type = serializers.ChoiceField(choices=["serial", "uuid", "integer", "text"])
+
+
+class FieldSpecSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    type = serializers.CharField()
+    required = serializers.BooleanField()
+    nullable = serializers.BooleanField()
+    default = serializers.JSONField(required=False)
+    max_length = serializers.IntegerField(required=False)
+    min = serializers.JSONField(required=False)
+    max = serializers.JSONField(required=False)
+    choices = serializers.ListField(child=serializers.JSONField(), required=False)
+    max_digits = serializers.IntegerField(required=False)
+    decimal_places = serializers.IntegerField(required=False)
+
+
+class IndexSpecSerializer(serializers.Serializer):
+    fields = serializers.ListField(child=serializers.CharField())
+    type = serializers.ChoiceField(choices=["btree", "hash", "gin", "brin"])
+    unique = serializers.BooleanField()
+
+
+class StorageDetailSerializer(StorageSummarySerializer):
+    primary_key = PrimaryKeySerializer()
+    fields = FieldSpecSerializer(many=True)
+    indexes = IndexSpecSerializer(many=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class DefinitionInputSerializer(serializers.Serializer):
+    """Documents the request body; validation proper is factory.schema.definition."""
+
+    name = serializers.CharField()
+    description = serializers.CharField(required=False)
+    primary_key = PrimaryKeySerializer(required=False)
+    fields = FieldSpecSerializer(many=True)
+    indexes = IndexSpecSerializer(many=True, required=False)
+
+
+class ReadyStatusSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    version = serializers.IntegerField()
+    serving_version = serializers.IntegerField(allow_null=True)
+    status = serializers.ChoiceField(choices=["pending", "migrating", "ready", "failed"])
+    ready = serializers.BooleanField()
+    detail = serializers.CharField(allow_null=True)

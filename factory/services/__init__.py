@@ -1,0 +1,1 @@
+"""Writes of the factory: creating, changing and dropping storages."""

@@ -1,0 +1,104 @@
+"""Create and drop storages: metadata rows and their tables, in one transaction."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import DatabaseError, IntegrityError, transaction
+from django.utils import timezone
+
+from core.conditional import check_if_match
+from core.errors import AlreadyExists, StorageNotFound, Unavailable
+from factory.models import StorageDefinition, StorageVersion, VersionStatus
+from factory.schema import ddl
+from factory.schema.builder import build_model
+from factory.schema.definition import normalize_definition
+
+logger = logging.getLogger("datastorage.factory")
+
+
+class StorageCreationFailed(Unavailable):
+    code = "storage-creation-failed"
+    title = "Storage creation failed"
+
+
+def storage_create(*, data: Any) -> StorageDefinition:
+    """Validate a definition, record it as version 1 and create its table.
+
+    Raises ValidationFailed (bad definition), AlreadyExists (name taken) and
+    StorageCreationFailed (the DDL failed: the storage is kept as `failed` with the reason).
+    """
+    definition = normalize_definition(data)
+    if StorageDefinition.objects.filter(name=definition["name"]).exists():
+        raise AlreadyExists(f"A storage named '{definition['name']}' already exists.")
+    try:
+        return _create_ready(definition)
+    except IntegrityError as exc:
+        raise AlreadyExists(f"A storage named '{definition['name']}' already exists.") from exc
+    except DatabaseError as exc:
+        logger.exception("table creation failed for storage %s", definition["name"])
+        _record_failed(definition, str(exc).strip())
+        raise StorageCreationFailed(
+            f"The table for '{definition['name']}' could not be created: {str(exc).strip()}",
+            retry_after=5,
+        ) from exc
+
+
+def _create_ready(definition: dict[str, Any]) -> StorageDefinition:
+    now = timezone.now()
+    with ddl.schema_transaction() as editor:
+        storage = StorageDefinition.objects.create(
+            name=definition["name"],
+            description=definition["description"],
+            version=1,
+            serving_version=1,
+            status=VersionStatus.READY,
+        )
+        StorageVersion.objects.create(
+            storage=storage,
+            number=1,
+            definition=definition,
+            status=VersionStatus.READY,
+            changes=[{"op": "create_storage"}],
+            ready_at=now,
+        )
+        ddl.create_table(
+            editor, build_model(storage_id=storage.id, version=1, definition=definition)
+        )
+    return storage
+
+
+def _record_failed(definition: dict[str, Any], reason: str) -> None:
+    with transaction.atomic():
+        storage = StorageDefinition.objects.create(
+            name=definition["name"],
+            description=definition["description"],
+            version=1,
+            serving_version=None,
+            status=VersionStatus.FAILED,
+        )
+        StorageVersion.objects.create(
+            storage=storage,
+            number=1,
+            definition=definition,
+            status=VersionStatus.FAILED,
+            changes=[{"op": "create_storage"}],
+            detail=reason,
+        )
+
+
+def storage_delete(*, name: str, if_match: set[int] | None) -> None:
+    """Drop a storage and its table. Raises StorageNotFound, PreconditionRequired/Failed."""
+    with ddl.schema_transaction() as editor:
+        storage = StorageDefinition.objects.select_for_update().filter(name=name).first()
+        if storage is None:
+            raise StorageNotFound(f"No storage named '{name}'.")
+        check_if_match(if_match, storage.version)
+        version = storage.versions.get(number=storage.version)
+        model = build_model(
+            storage_id=storage.id, version=version.number, definition=version.definition
+        )
+        if ddl.table_exists(model._meta.db_table):
+            ddl.drop_table(editor, model)
+        storage.delete()
