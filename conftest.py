@@ -31,3 +31,14 @@ def api_client():
     from rest_framework.test import APIClient
 
     return APIClient()
+
+
+@pytest.fixture
+def create_storage(db):
+    """Create a storage (and its real table) through the service, as the API would."""
+    from factory.services.storages import storage_create
+
+    def create(definition: dict):
+        return storage_create(data=definition)
+
+    return create

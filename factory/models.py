@@ -46,7 +46,7 @@ class StorageVersion(models.Model):
     status = models.CharField(
         max_length=16, choices=VersionStatus.choices, default=VersionStatus.PENDING
     )
-    detail = models.TextField(null=True, blank=True)
+    detail = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     ready_at = models.DateTimeField(null=True, blank=True)
 

@@ -50,5 +50,5 @@ def ready_status(*, name: str) -> dict[str, Any]:
         "serving_version": storage.serving_version,
         "status": latest.status,
         "ready": latest.status == VersionStatus.READY,
-        "detail": latest.detail,
+        "detail": latest.detail or None,
     }
