@@ -34,7 +34,7 @@ def api_client():
 
 
 @pytest.fixture
-def create_storage(db):
+def create_storage():
     """Create a storage (and its real table) through the service, as the API would."""
     from factory.services.storages import storage_create
 
