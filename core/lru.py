@@ -1,0 +1,43 @@
+"""A small thread-safe least-recently-used cache (per process)."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
+
+V = TypeVar("V")
+
+
+class LRUCache(Generic[V]):
+    def __init__(self, max_size: Callable[[], int]) -> None:
+        # A callable, so that a changed setting (tests, reconfiguration) takes effect.
+        self._max_size = max_size
+        self._items: OrderedDict[Hashable, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_or_create(self, key: Hashable, create: Callable[[], V]) -> V:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        # Built outside the lock: two threads may build the same value once each, which
+        # is harmless (pure builders) and keeps a slow build from blocking other keys.
+        value = create()
+        with self._lock:
+            value = self._items.setdefault(key, value)
+            self._items.move_to_end(key)
+            while len(self._items) > max(1, self._max_size()):
+                self._items.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._items

@@ -1,0 +1,195 @@
+"""Filter sets built from a storage definition (django-filter), one class per version.
+
+Every parameter the records list accepts is named here or in RESERVED_PARAMETERS; anything
+else is refused with 400, so a mistyped filter never silently returns everything.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters as df
+from django import forms
+from django.db import models
+
+from core.errors import ValidationFailed
+from factory.schema.definition import SYSTEM_FIELDS
+from factory.schema.fields import INT64_MAX, INT64_MIN
+from factory.schema.types import FIELD_TYPES
+
+RESERVED_PARAMETERS = frozenset({"limit", "cursor", "ordering", "fields", "count", "format"})
+_BOOLEAN_CHOICES = (("true", "true"), ("false", "false"))
+
+
+class StrictTextFilter(df.CharFilter):
+    """An exact text match that treats `name=` as the empty string, not as no filter."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("strip", False)
+        super().__init__(*args, **kwargs)
+
+    def filter(self, qs: models.QuerySet, value: Any) -> models.QuerySet:
+        if value is None:
+            return qs
+        return qs.filter(**{f"{self.field_name}__{self.lookup_expr}": value})
+
+
+class JSONContainsFilter(df.Filter):
+    field_class = forms.JSONField
+
+
+class IntegerInFilter(df.BaseInFilter, df.NumberFilter):
+    field_class = forms.IntegerField
+
+
+class FloatInFilter(df.BaseInFilter, df.NumberFilter):
+    field_class = forms.FloatField
+
+
+class DecimalInFilter(df.BaseInFilter, df.NumberFilter):
+    pass
+
+
+class TextInFilter(df.BaseInFilter, df.CharFilter):
+    pass
+
+
+class DateInFilter(df.BaseInFilter, df.DateFilter):
+    pass
+
+
+class DateTimeInFilter(df.BaseInFilter, df.IsoDateTimeFilter):
+    pass
+
+
+class UUIDInFilter(df.BaseInFilter, df.UUIDFilter):
+    pass
+
+
+class RecordFilterSet(df.FilterSet):
+    """Applies only the filters the request names; an empty value is an error, except for
+    text, where `name=` means the empty string."""
+
+    def filter_queryset(self, queryset: models.QuerySet) -> models.QuerySet:
+        empty = [
+            name
+            for name, value in self.form.cleaned_data.items()
+            if name in self.data
+            and value in (None, "", [], ())
+            and not isinstance(self.filters[name], StrictTextFilter)
+        ]
+        if empty:
+            raise ValidationFailed({name: ["A value is required."] for name in empty})
+        for name, value in self.form.cleaned_data.items():
+            if name in self.data:
+                queryset = self.filters[name].filter(queryset, value)
+        return queryset
+
+
+def _integer(**kw: Any) -> df.Filter:
+    # An IntegerField, not NumberFilter's DecimalField: "3.5" must be refused, not cut to 3.
+    instance = df.NumberFilter(min_value=INT64_MIN, max_value=INT64_MAX, **kw)
+    instance.field_class = forms.IntegerField
+    return instance
+
+
+def _scalar(cls: type[df.Filter], field_class: type[forms.Field] | None = None):
+    def make(**kw: Any) -> df.Filter:
+        instance = cls(**kw)
+        if field_class is not None:
+            instance.field_class = field_class
+        return instance
+
+    return make
+
+
+_SCALAR = {
+    "integer": _integer,
+    "float": _scalar(df.NumberFilter, forms.FloatField),
+    "decimal": _scalar(df.NumberFilter),
+    "boolean": lambda **kw: df.TypedChoiceFilter(
+        choices=_BOOLEAN_CHOICES, coerce=lambda v: v == "true", **kw
+    ),
+    "text": _scalar(StrictTextFilter),
+    "date": _scalar(df.DateFilter),
+    "datetime": _scalar(df.IsoDateTimeFilter),
+    "uuid": _scalar(df.UUIDFilter),
+}
+_IN = {
+    "integer": IntegerInFilter,
+    "float": FloatInFilter,
+    "decimal": DecimalInFilter,
+    "text": TextInFilter,
+    "date": DateInFilter,
+    "datetime": DateTimeInFilter,
+    "uuid": UUIDInFilter,
+}
+_KEY_TYPES = {"serial": "integer", "integer": "integer", "uuid": "uuid", "text": "text"}
+
+
+def _filter(type_name: str, field: str, lookup: str) -> df.Filter:
+    if lookup == "isnull":
+        return df.TypedChoiceFilter(
+            field_name=field,
+            lookup_expr="isnull",
+            choices=_BOOLEAN_CHOICES,
+            coerce=lambda v: v == "true",
+        )
+    if type_name == "json":
+        if lookup == "has_key":
+            return StrictTextFilter(field_name=field, lookup_expr="has_key")
+        return JSONContainsFilter(field_name=field, lookup_expr="contains")
+    if lookup == "in":
+        return _IN[type_name](field_name=field, lookup_expr="in")
+    if lookup == "exact" and type_name == "text":
+        return StrictTextFilter(field_name=field, lookup_expr="exact")
+    return _SCALAR[type_name](field_name=field, lookup_expr=lookup)
+
+
+def _parameter(field: str, lookup: str) -> str:
+    return field if lookup == "exact" else f"{field}__{lookup}"
+
+
+def build_filterset(model: type[models.Model], definition: dict[str, Any]) -> type[RecordFilterSet]:
+    filters: dict[str, df.Filter] = {}
+    pk = definition["primary_key"]
+    pk_type = _KEY_TYPES[pk["type"]]
+    for lookup in FIELD_TYPES[pk_type].lookups:
+        filters[_parameter(pk["name"], lookup)] = _filter(pk_type, pk["name"], lookup)
+    for spec in definition["fields"]:
+        lookups = list(FIELD_TYPES[spec["type"]].lookups)
+        if spec["nullable"]:
+            lookups.append("isnull")
+        for lookup in lookups:
+            filters[_parameter(spec["name"], lookup)] = _filter(spec["type"], spec["name"], lookup)
+    for name in ("_created_at", "_updated_at"):
+        for lookup in ("gt", "gte", "lt", "lte"):
+            filters[_parameter(name, lookup)] = _filter(SYSTEM_FIELDS[name], name, lookup)
+    meta = type("Meta", (), {"model": model, "fields": []})
+    return type(f"{model.__name__}FilterSet", (RecordFilterSet,), {**filters, "Meta": meta})
+
+
+def check_parameters(params: Any, filterset_class: type[df.FilterSet]) -> None:
+    """Refuse any query parameter that is neither a filter nor a reserved one."""
+    allowed = filterset_class.base_filters
+    unknown = [p for p in params if p not in allowed and p not in RESERVED_PARAMETERS]
+    if unknown:
+        raise ValidationFailed(
+            {name: ["Unknown filter or parameter for this storage."] for name in unknown},
+            "Unknown query parameters: " + ", ".join(sorted(unknown)),
+        )
+    repeated = [p for p in params if len(params.getlist(p)) > 1]
+    if repeated:
+        raise ValidationFailed(
+            {name: ["Give this parameter once (use __in for several values)."] for name in repeated}
+        )
+
+
+def apply_filters(
+    queryset: models.QuerySet, params: Any, filterset_class: type[df.FilterSet]
+) -> models.QuerySet:
+    check_parameters(params, filterset_class)
+    filterset = filterset_class(data=params, queryset=queryset)
+    if not filterset.is_valid():
+        raise ValidationFailed({k: list(v) for k, v in filterset.errors.items()})
+    return filterset.qs

@@ -1,0 +1,94 @@
+"""What the records API needs to serve one storage version, compiled once and cached.
+
+A request learns the storage's serving version with one indexed lookup in PostgreSQL (the
+version that committed with its DDL is the truth), then takes the compiled runtime for
+(storage id, version) from a per-process LRU cache. Keys use the storage's id, not its
+name: a storage dropped and created again under the same name is another storage.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from typing import Any
+
+import django_filters as df
+from django.conf import settings
+from django.db import models
+
+from core.errors import NotReady, StorageNotFound
+from core.lru import LRUCache
+from factory.models import StorageDefinition, StorageVersion
+from factory.schema.builder import build_model
+from factory.schema.definition import SYSTEM_FIELDS
+from storage.filters import build_filterset
+from storage.serializers import RecordValidator, converters
+
+
+@dataclass(frozen=True)
+class RecordRuntime:
+    storage_id: int
+    name: str
+    version: int
+    ready_at: datetime.datetime | None
+    definition: dict[str, Any]
+    model: type[models.Model]
+    validator: RecordValidator
+    converters: list[tuple[str, Any]]
+    filterset: type[df.FilterSet]
+    key_name: str
+    orderable: frozenset[str] = field(default_factory=frozenset)
+    field_names: frozenset[str] = field(default_factory=frozenset)
+
+
+_runtimes: LRUCache[RecordRuntime] = LRUCache(lambda: settings.MODEL_CACHE_SIZE)
+
+
+def runtime_for(name: str) -> RecordRuntime:
+    """The runtime of the version a storage serves now. Raises StorageNotFound, NotReady."""
+    row = (
+        StorageDefinition.objects.filter(name=name)
+        .values_list("id", "serving_version", "status")
+        .first()
+    )
+    if row is None:
+        raise StorageNotFound(f"No storage named '{name}'.")
+    storage_id, serving_version, status = row
+    if serving_version is None:
+        raise NotReady(
+            f"Storage '{name}' has no table yet (status: {status}).",
+            retry_after=5,
+            storage_status=status,
+        )
+    return _runtimes.get_or_create(
+        (storage_id, serving_version), lambda: compile_runtime(storage_id, serving_version)
+    )
+
+
+def compile_runtime(storage_id: int, number: int) -> RecordRuntime:
+    version = StorageVersion.objects.select_related("storage").get(
+        storage_id=storage_id, number=number
+    )
+    definition = version.definition
+    model = build_model(storage_id=storage_id, version=number, definition=definition)
+    key_name = definition["primary_key"]["name"]
+    fields = {spec["name"] for spec in definition["fields"]}
+    orderable = {s["name"] for s in definition["fields"] if s["type"] != "json"}
+    return RecordRuntime(
+        storage_id=storage_id,
+        name=version.storage.name,
+        version=number,
+        ready_at=version.ready_at,
+        definition=definition,
+        model=model,
+        validator=RecordValidator(definition),
+        converters=converters(definition),
+        filterset=build_filterset(model, definition),
+        key_name=key_name,
+        orderable=frozenset(orderable | {key_name} | set(SYSTEM_FIELDS)),
+        field_names=frozenset(fields | {key_name}),
+    )
+
+
+def clear_runtimes() -> None:
+    _runtimes.clear()

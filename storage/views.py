@@ -1,0 +1,114 @@
+"""HTTP for records: each view resolves the storage, calls one service or selector, answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import reverse
+from django.utils.http import urlencode
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.conditional import etag, parse_tags
+from core.errors import RecordNotFound
+from storage import selectors, services
+from storage.runtime import RecordRuntime, runtime_for
+from storage.serializers import parse_key, represent
+
+
+def _record_url(request: Request, runtime: RecordRuntime, key: Any) -> str:
+    return request.build_absolute_uri(
+        reverse("record-detail", kwargs={"name": runtime.name, "key": str(key)})
+    )
+
+
+def _page_url(request: Request, cursor: str | None) -> str | None:
+    if cursor is None:
+        return None
+    params = request.query_params.copy()
+    params["cursor"] = cursor
+    return request.build_absolute_uri(f"{request.path}?{urlencode(params, doseq=True)}")
+
+
+class RecordListView(APIView):
+    def get(self, request: Request, name: str) -> Response:
+        runtime = runtime_for(name)
+        found = selectors.record_list(runtime=runtime, params=request.query_params)
+        body: dict[str, Any] = {
+            "results": [represent(row, found.converters) for row in found.page.rows],
+            "next": _page_url(request, found.page.next),
+            "previous": _page_url(request, found.page.previous),
+        }
+        if found.count is not None:
+            body["count"] = found.count
+        return Response(body)
+
+    def post(self, request: Request, name: str) -> Response:
+        runtime = runtime_for(name)
+        if isinstance(request.data, list):
+            rows = services.record_bulk_create(runtime=runtime, items=request.data)
+            return Response(
+                [represent(row, runtime.converters) for row in rows],
+                status=status.HTTP_201_CREATED,
+            )
+        row = services.record_create(runtime=runtime, data=request.data)
+        return Response(
+            represent(row, runtime.converters),
+            status=status.HTTP_201_CREATED,
+            headers={"Location": _record_url(request, runtime, row.pk), "ETag": etag(row._version)},
+        )
+
+
+class RecordDetailView(APIView):
+    def get(self, request: Request, name: str, key: str) -> Response:
+        runtime = runtime_for(name)
+        row = selectors.record_get(runtime=runtime, key=_key(runtime, key))
+        if _not_modified(request, runtime, row):
+            return Response(
+                status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag(row._version)}
+            )
+        return Response(represent(row, runtime.converters), headers={"ETag": etag(row._version)})
+
+    def put(self, request: Request, name: str, key: str) -> Response:
+        return self._update(request, name, key, partial=False)
+
+    def patch(self, request: Request, name: str, key: str) -> Response:
+        return self._update(request, name, key, partial=True)
+
+    def delete(self, request: Request, name: str, key: str) -> Response:
+        runtime = runtime_for(name)
+        services.record_delete(
+            runtime=runtime,
+            key=_key(runtime, key),
+            if_match=parse_tags(request.headers.get("If-Match")),
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def _update(self, request: Request, name: str, key: str, *, partial: bool) -> Response:
+        runtime = runtime_for(name)
+        row = services.record_update(
+            runtime=runtime,
+            key=_key(runtime, key),
+            data=request.data,
+            if_match=parse_tags(request.headers.get("If-Match")),
+            partial=partial,
+        )
+        return Response(represent(row, runtime.converters), headers={"ETag": etag(row._version)})
+
+
+def _key(runtime: RecordRuntime, raw: str) -> Any:
+    key = parse_key(runtime.definition["primary_key"], raw)
+    if key is None:
+        raise RecordNotFound(f"No record with {runtime.key_name}={raw} in '{runtime.name}'.")
+    return key
+
+
+def _not_modified(request: Request, runtime: RecordRuntime, row: Any) -> bool:
+    """A matching If-None-Match is 304 unless the schema became ready after the last write
+    (the representation may have gained fields since the client cached it)."""
+    tags = parse_tags(request.headers.get("If-None-Match"), header_name="If-None-Match")
+    if not tags or row._version not in tags:
+        return False
+    return runtime.ready_at is None or row._updated_at >= runtime.ready_at
