@@ -42,3 +42,11 @@ def create_storage():
         return storage_create(data=definition)
 
     return create
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _tasks_run_inline():
+    """Background tasks run inline in tests (on commit), instead of in a worker process."""
+    from django.conf import settings
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}

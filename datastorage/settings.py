@@ -58,6 +58,8 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_tasks",
+    "django_tasks_db",
     "core",
     "factory",
     "storage",
@@ -141,6 +143,14 @@ if not SECRET_KEY:
     if DATABASE_URL and not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DATABASE_URL is set")
     SECRET_KEY = "insecure-development-key-set-SECRET_KEY-in-production"
+
+# --- Background tasks (storage migrations) ---------------------------------------------
+# The database backend needs nothing but the database; `manage.py run_worker` serves it.
+TASKS = {
+    "default": {
+        "BACKEND": os.environ.get("TASK_BACKEND", "django_tasks_db.DatabaseBackend"),
+    }
+}
 
 # --- Internationalisation ---------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from core.errors import StorageNotFound
+from core.errors import NotFound, StorageNotFound
 from factory.models import StorageDefinition, StorageVersion, VersionStatus
 
 
@@ -22,7 +22,14 @@ def storage_get(*, name: str) -> StorageDefinition:
 
 
 def version_get(*, storage: StorageDefinition, number: int) -> StorageVersion:
-    return StorageVersion.objects.get(storage=storage, number=number)
+    version = StorageVersion.objects.filter(storage=storage, number=number).first()
+    if version is None:
+        raise NotFound(f"Storage '{storage.name}' has no version {number}.")
+    return version
+
+
+def version_list(*, storage: StorageDefinition) -> QuerySet[StorageVersion]:
+    return StorageVersion.objects.filter(storage=storage).order_by("number")
 
 
 def storage_definition(*, storage: StorageDefinition) -> dict[str, Any]:

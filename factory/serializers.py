@@ -60,3 +60,29 @@ class ReadyStatusSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["pending", "migrating", "ready", "failed"])
     ready = serializers.BooleanField()
     detail = serializers.CharField(allow_null=True)
+
+
+class VersionSummarySerializer(serializers.Serializer):
+    version = serializers.IntegerField(source="number")
+    status = serializers.CharField()
+    detail = serializers.CharField(allow_null=True)
+    changes = serializers.ListField(child=serializers.DictField())
+    created_at = serializers.DateTimeField()
+    ready_at = serializers.DateTimeField(allow_null=True)
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["detail"] = data["detail"] or None
+        return data
+
+
+class VersionDetailSerializer(VersionSummarySerializer):
+    definition = serializers.DictField()
+
+
+class ChangeVerdictSerializer(serializers.Serializer):
+    dry_run = serializers.BooleanField()
+    compatible = serializers.BooleanField()
+    version = serializers.IntegerField()
+    changes = serializers.ListField(child=serializers.DictField())
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))

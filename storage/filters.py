@@ -10,7 +10,7 @@ from typing import Any
 
 import django_filters as df
 from django import forms
-from django.db import models
+from django.db import connection, models
 
 from core.errors import ValidationFailed
 from factory.schema.definition import SYSTEM_FIELDS
@@ -35,7 +35,19 @@ class StrictTextFilter(df.CharFilter):
 
 
 class JSONContainsFilter(df.Filter):
+    """JSON containment (`@>`). Applied for every parsed value, `{}` included (django-filter
+    would skip it as "empty"); refused where the database has no containment operator."""
+
     field_class = forms.JSONField
+
+    def filter(self, qs: models.QuerySet, value: Any) -> models.QuerySet:
+        if value is None:
+            return qs
+        if not connection.features.supports_json_field_contains:
+            raise ValidationFailed(
+                {f"{self.field_name}__contains": [f"Needs PostgreSQL; not on {connection.vendor}."]}
+            )
+        return qs.filter(**{f"{self.field_name}__contains": value})
 
 
 class IntegerInFilter(df.BaseInFilter, df.NumberFilter):
@@ -63,6 +75,10 @@ class DateTimeInFilter(df.BaseInFilter, df.IsoDateTimeFilter):
 
 
 class UUIDInFilter(df.BaseInFilter, df.UUIDFilter):
+    pass
+
+
+class BooleanInFilter(df.BaseInFilter, df.TypedChoiceFilter):
     pass
 
 
@@ -123,6 +139,9 @@ _IN = {
     "date": DateInFilter,
     "datetime": DateTimeInFilter,
     "uuid": UUIDInFilter,
+    "boolean": lambda **kw: BooleanInFilter(
+        choices=_BOOLEAN_CHOICES, coerce=lambda v: v == "true", **kw
+    ),
 }
 _KEY_TYPES = {"serial": "integer", "integer": "integer", "uuid": "uuid", "text": "text"}
 

@@ -57,7 +57,8 @@ def key_field(primary_key: dict[str, str], **kwargs: Any) -> serializers.Field:
     spec = {"type": _KEY_TYPES[primary_key["type"]]}
     if primary_key["type"] == "text":
         spec["max_length"] = MAX_TEXT_KEY
-        kwargs.setdefault("min_length", 1)
+        # allow_blank would let "" past min_length: an empty key has no URL.
+        kwargs.setdefault("allow_blank", False)
     return value_field(spec, **kwargs)
 
 

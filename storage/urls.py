@@ -1,8 +1,24 @@
-from django.urls import path
+from django.urls import path, register_converter
 
 from storage.views import RecordDetailView, RecordListView
 
+
+class RecordKeyConverter:
+    """Any non-empty text: a text key may hold '/' or a newline and must stay addressable
+    (`str` stops at '/', `path` at a newline; either left `Location` unbuildable)."""
+
+    regex = r"[\s\S]+"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(RecordKeyConverter, "record_key")
+
 urlpatterns = [
     path("<str:name>/", RecordListView.as_view(), name="record-list"),
-    path("<str:name>/<str:key>/", RecordDetailView.as_view(), name="record-detail"),
+    path("<str:name>/<record_key:key>/", RecordDetailView.as_view(), name="record-detail"),
 ]

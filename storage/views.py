@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.conditional import etag, parse_tags
+from core.conditional import ANY, etag, parse_tags
 from core.errors import RecordNotFound
 from storage import selectors, services
 from storage.runtime import RecordRuntime, runtime_for
@@ -109,6 +109,6 @@ def _not_modified(request: Request, runtime: RecordRuntime, row: Any) -> bool:
     """A matching If-None-Match is 304 unless the schema became ready after the last write
     (the representation may have gained fields since the client cached it)."""
     tags = parse_tags(request.headers.get("If-None-Match"), header_name="If-None-Match")
-    if not tags or row._version not in tags:
+    if not tags or (row._version not in tags and ANY not in tags):
         return False
     return runtime.ready_at is None or row._updated_at >= runtime.ready_at

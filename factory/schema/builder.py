@@ -34,6 +34,7 @@ def build_model(*, storage_id: int, version: int, definition: dict[str, Any]) ->
     model = type(f"Storage{storage_id}V{version}", (models.Model,), attrs)
     model.storage_id = storage_id  # type: ignore[attr-defined]
     model.storage_version = version  # type: ignore[attr-defined]
+    model.definition = definition  # type: ignore[attr-defined]
     return model
 
 
@@ -53,6 +54,11 @@ def model_field(spec: dict[str, Any]) -> models.Field:
     field = FIELD_TYPES[spec["type"]].model_field(spec)
     field.null = spec["nullable"]
     field.blank = True
+    if spec.get("default") is not None:
+        # A constant database default: rows that exist when the column is added get it
+        # without a rewrite, and writers still on the previous model (which omit the
+        # column) never hit NOT NULL.
+        field.db_default = field.to_python(spec["default"])
     return field
 
 

@@ -36,3 +36,165 @@ def drop_table(editor: BaseDatabaseSchemaEditor, model: type[models.Model]) -> N
 def table_exists(table: str) -> bool:
     with connection.cursor() as cursor:
         return table in connection.introspection.table_names(cursor)
+
+
+# --- Online changes to a live table ------------------------------------------------------
+# Each ALTER waits at most LOCK_TIMEOUT for its lock and is retried: a long-running query
+# on the table must not turn a schema change into an outage of every writer queued behind.
+LOCK_TIMEOUT = "2s"
+_VALIDATE_CONSTRAINT = "ALTER TABLE %(table)s VALIDATE CONSTRAINT %(name)s"
+LOCK_RETRIES = 8
+
+
+def concurrent_builds() -> bool:
+    """CREATE/DROP INDEX CONCURRENTLY is possible: PostgreSQL, outside a transaction."""
+    return connection.vendor == "postgresql" and not connection.in_atomic_block
+
+
+@contextmanager
+def short_lock_transaction() -> Iterator[BaseDatabaseSchemaEditor]:
+    """A schema transaction whose statements give up on a lock after LOCK_TIMEOUT."""
+    with schema_transaction() as editor:
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('lock_timeout', %s, true)", [LOCK_TIMEOUT])
+        yield editor
+
+
+def is_lock_timeout(exc: BaseException) -> bool:
+    cause = exc.__cause__
+    return getattr(cause, "sqlstate", None) == "55P03"  # lock_not_available
+
+
+def add_column(
+    editor: BaseDatabaseSchemaEditor, model: type[models.Model], field: models.Field | str
+) -> None:
+    """ADD COLUMN with a constant database default: metadata-only on PostgreSQL.
+
+    `field` is a field of `model`, or (SQLite) a field of the next model that `model` lacks.
+    """
+    if isinstance(field, str):
+        field = model._meta.get_field(field)
+    editor.add_field(model, field)
+
+
+def alter_column(
+    editor: BaseDatabaseSchemaEditor,
+    old_model: type[models.Model],
+    new_model: type[models.Model],
+    name: str,
+) -> None:
+    """Widen a column (longer varchar, DROP NOT NULL): no rewrite on PostgreSQL."""
+    editor.alter_field(old_model, old_model._meta.get_field(name), new_model._meta.get_field(name))
+
+
+def replace_checks(
+    editor: BaseDatabaseSchemaEditor,
+    old: list[models.CheckConstraint],
+    new: list[models.CheckConstraint],
+    model: type[models.Model],
+) -> None:
+    """Swap a field's CHECK constraints for relaxed ones.
+
+    On PostgreSQL the new constraint is added NOT VALID (no scan under an exclusive lock)
+    and validated afterwards under a lock that lets reads and writes go on.
+    """
+    for constraint in old:
+        editor.remove_constraint(model, constraint)
+    for constraint in new:
+        if connection.vendor != "postgresql":
+            editor.add_constraint(model, constraint)
+            continue
+        editor.execute(f"{constraint.create_sql(model, editor)} NOT VALID", params=None)
+        editor.execute(
+            _VALIDATE_CONSTRAINT
+            % {
+                "table": editor.quote_name(model._meta.db_table),
+                "name": editor.quote_name(constraint.name),
+            },
+            params=None,
+        )
+
+
+def index_state(table: str, name: str) -> str | None:
+    """'valid', 'invalid' (a failed concurrent build) or None when there is no such index."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                "WHERE c.relname = %s AND i.indrelid = %s::regclass",
+                [name, table],
+            )
+            row = cursor.fetchone()
+            return None if row is None else ("valid" if row[0] else "invalid")
+        constraints = connection.introspection.get_constraints(cursor, table)
+    return "valid" if name in constraints else None
+
+
+def is_constraint(table: str, name: str) -> bool:
+    """Unique indexes made with the table are constraints; later ones are plain indexes."""
+    if connection.vendor != "postgresql":
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 1 FROM pg_constraint WHERE conname = %s AND conrelid = %s::regclass",
+            [name, table],
+        )
+        return cursor.fetchone() is not None
+
+
+def add_index(
+    editor: BaseDatabaseSchemaEditor,
+    model: type[models.Model],
+    index: models.Index,
+) -> None:
+    editor.add_index(model, index, **_concurrently())
+
+
+def add_unique_index(
+    editor: BaseDatabaseSchemaEditor,
+    model: type[models.Model],
+    name: str,
+    fields: list[str],
+) -> None:
+    """A unique index built CONCURRENTLY where possible (a constraint cannot be)."""
+    prefix = "CREATE UNIQUE INDEX CONCURRENTLY" if concurrent_builds() else "CREATE UNIQUE INDEX"
+    template = f"{prefix} %(name)s ON %(table)s%(using)s (%(columns)s)%(include)s%(condition)s"
+    statement = editor._create_index_sql(
+        model, fields=[model._meta.get_field(f) for f in fields], name=name, sql=template
+    )
+    editor.execute(statement, params=None)
+
+
+def drop_index(editor: BaseDatabaseSchemaEditor, model: type[models.Model], name: str) -> None:
+    table = model._meta.db_table
+    if is_constraint(table, name):
+        editor.execute(
+            editor._delete_constraint_sql(editor.sql_delete_unique, model, name), params=None
+        )
+        return
+    editor.execute(editor._delete_index_sql(model, name, **_concurrently()), params=None)
+
+
+def _concurrently() -> dict[str, bool]:
+    return {"concurrently": True} if concurrent_builds() else {}
+
+
+def table_file_node(table: str) -> int | None:
+    """PostgreSQL's relfilenode: it changes when a table is rewritten."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relfilenode FROM pg_class WHERE oid = %s::regclass", [table])
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def rebuild_table(editor: BaseDatabaseSchemaEditor, model: type[models.Model]) -> None:
+    """SQLite only: it cannot alter columns or constraints in place, so Django copies the
+    table into one built from `model` (the embedded default holds small data sets)."""
+    editor._remake_table(model)
+
+
+def column_exists(table: str, column: str) -> bool:
+    with connection.cursor() as cursor:
+        description = connection.introspection.get_table_description(cursor, table)
+    return any(col.name == column for col in description)

@@ -193,7 +193,10 @@ def _type_options(spec: dict[str, Any], type_name: str, path: str, errors: _Erro
     for bound in ("min", "max"):
         if spec.get(bound) is not None:
             options[bound] = _typed_value(spec[bound], base, f"{path}.{bound}", errors)
-    if "min" in options and "max" in options and _gt(options["min"], options["max"]):
+    # Bounds are compared only once both are valid values (a refused one may be any JSON).
+    valid = "min" in options and "max" in options
+    valid = valid and not any(errors.by_path.get(f"{path}.{b}") for b in ("min", "max"))
+    if valid and _gt(options["min"], options["max"]):
         errors.add(f"{path}.min", "must not be greater than max")
     if spec.get("choices") is not None:
         options["choices"] = _choices(spec["choices"], {"type": type_name, **options}, path, errors)

@@ -1,6 +1,26 @@
 """factory-boy factories for storage definitions (plain dicts, as the API receives them)."""
 
-import factory
+import importlib.metadata
+import importlib.util
+import sys
+
+
+def _load_factory_boy():
+    """factory_boy's package is named `factory`, like this app, which shadows it on sys.path
+    (`import factory` here is the app); load it from its distribution under another name."""
+    if "factory_boy" in sys.modules:
+        return sys.modules["factory_boy"]
+    init = importlib.metadata.distribution("factory_boy").locate_file("factory/__init__.py")
+    spec = importlib.util.spec_from_file_location(
+        "factory_boy", init, submodule_search_locations=[str(init.parent)]
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["factory_boy"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+factory = _load_factory_boy()
 
 
 class FieldSpecFactory(factory.DictFactory):

@@ -1,0 +1,250 @@
+"""Apply a declared version to its table, online, in the worker.
+
+Every step is idempotent (it looks before it acts), so a migration interrupted by a crash
+is simply run again: `resume_migrations` on worker start, or `manage.py resume_migrations`.
+A PostgreSQL advisory lock keeps two runs of the same storage apart, across machines.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.db import DatabaseError, connection, models, transaction
+from django.utils import timezone
+
+from factory.models import StorageDefinition, StorageVersion, VersionStatus
+from factory.schema import ddl
+from factory.schema.builder import build_model, check_constraints, index_name, index_object
+from factory.services.versions import ACTIVE
+
+logger = logging.getLogger("datastorage.migrations")
+_LOCK_CLASS = 7413  # first key of our advisory locks: "datastorage migration"
+
+
+def migration_run(*, storage_id: int, number: int) -> str:
+    """Apply version `number`; returns its final status. Failures are recorded, not raised."""
+    with _storage_lock(storage_id) as acquired:
+        if not acquired:
+            logger.info("migration of storage %s v%s already running elsewhere", storage_id, number)
+            return VersionStatus.MIGRATING
+        version = (
+            StorageVersion.objects.select_related("storage")
+            .filter(storage_id=storage_id, number=number)
+            .first()
+        )
+        if version is None or version.status not in ACTIVE:
+            return version.status if version else "gone"
+        _set_status(version, VersionStatus.MIGRATING)
+        try:
+            with _no_statement_timeout():
+                _apply(version)
+        except Exception as exc:
+            logger.exception("migration of %s v%s failed", version.storage.name, number)
+            _set_status(version, VersionStatus.FAILED, detail=str(exc).strip() or repr(exc))
+            return VersionStatus.FAILED
+        _mark_ready(version)
+        return VersionStatus.READY
+
+
+def migrations_resume() -> list[tuple[int, int]]:
+    """Run every version left pending or migrating (by a crash); returns what was run."""
+    interrupted = list(
+        StorageVersion.objects.filter(status__in=ACTIVE).values_list("storage_id", "number")
+    )
+    for storage_id, number in interrupted:
+        migration_run(storage_id=storage_id, number=number)
+    return interrupted
+
+
+def _apply(version: StorageVersion) -> None:
+    storage = version.storage
+    new_model = build_model(
+        storage_id=storage.id, version=version.number, definition=version.definition
+    )
+    table = new_model._meta.db_table
+    if storage.serving_version is None or not ddl.table_exists(table):
+        with ddl.schema_transaction() as editor:
+            ddl.create_table(editor, new_model)
+        return
+    old = storage.versions.get(number=storage.serving_version)
+    old_model = build_model(storage_id=storage.id, version=old.number, definition=old.definition)
+    changes = _changes_since(storage, old.number, version.number)
+    if connection.vendor == "postgresql":
+        _with_lock_retries(lambda: _alter_columns(old_model, new_model, changes))
+        _drop_indexes(new_model, changes)
+        _build_indexes(new_model, changes)
+    else:
+        _apply_on_sqlite(old_model, new_model, changes)
+
+
+def _changes_since(storage: StorageDefinition, serving: int, target: int) -> list[dict]:
+    """All changes between the serving version and the target (failed ones included)."""
+    versions = storage.versions.filter(number__gt=serving, number__lte=target).order_by("number")
+    return [change for v in versions for change in v.changes]
+
+
+def _alter_columns(
+    old_model: type[models.Model], new_model: type[models.Model], changes: list[dict]
+) -> None:
+    table = new_model._meta.db_table
+    with ddl.short_lock_transaction() as editor:
+        for change in changes:
+            if change["op"] == "add_field" and not ddl.column_exists(table, change["field"]):
+                ddl.add_column(editor, new_model, change["field"])
+                checks = check_constraints(table, [change["definition"]])
+                ddl.replace_checks(editor, [], checks, new_model)
+            elif change["op"] == "relax_field":
+                _relax(editor, old_model, new_model, change)
+
+
+def _relax(
+    editor: Any, old_model: type[models.Model], new_model: type[models.Model], change: dict
+) -> None:
+    name = change["field"]
+    options = set(change["options"])
+    if options & {"nullable", "max_length"}:
+        ddl.alter_column(editor, old_model, new_model, name)
+    if options & {"min", "max", "choices"}:
+        table = new_model._meta.db_table
+        old_spec = _spec(old_model, name)
+        new_spec = _spec(new_model, name)
+        old_checks = [
+            c
+            for c in check_constraints(table, [old_spec])
+            if c.name not in {n.name for n in check_constraints(table, [new_spec])}
+        ]
+        new_checks = [
+            c
+            for c in check_constraints(table, [new_spec])
+            if c.name not in {o.name for o in check_constraints(table, [old_spec])}
+        ]
+        ddl.replace_checks(editor, old_checks, new_checks, new_model)
+
+
+def _spec(model: type[models.Model], name: str) -> dict:
+    return next(s for s in model.definition["fields"] if s["name"] == name)
+
+
+def _drop_indexes(model: type[models.Model], changes: list[dict]) -> None:
+    table = model._meta.db_table
+    for change in changes:
+        if change["op"] != "drop_index":
+            continue
+        name = index_name(table, change["index"])
+        if ddl.index_state(table, name) is not None:
+            with connection.schema_editor(atomic=False) as editor:
+                ddl.drop_index(editor, model, name)
+
+
+def _build_indexes(model: type[models.Model], changes: list[dict]) -> None:
+    """CREATE INDEX CONCURRENTLY, writes going on; a failed build leaves no invalid index."""
+    table = model._meta.db_table
+    for change in (c for c in changes if c["op"] == "add_index"):
+        spec = change["index"]
+        name = index_name(table, spec)
+        state = ddl.index_state(table, name)
+        if state == "valid":
+            continue
+        with connection.schema_editor(atomic=False) as editor:
+            if state == "invalid":
+                ddl.drop_index(editor, model, name)
+            try:
+                if spec["unique"]:
+                    ddl.add_unique_index(editor, model, name, spec["fields"])
+                else:
+                    ddl.add_index(editor, model, index_object(table, spec))
+            except DatabaseError:
+                if ddl.index_state(table, name) is not None:
+                    ddl.drop_index(editor, model, name)
+                raise
+
+
+def _apply_on_sqlite(
+    old_model: type[models.Model], new_model: type[models.Model], changes: list[dict]
+) -> None:
+    """SQLite adds a column by copying the table from a model one field behind; each added
+    field therefore goes through an intermediate model, and anything else through one
+    final rebuild from the new model."""
+    table = new_model._meta.db_table
+    definition = old_model.definition
+    storage_id, number = new_model.storage_id, new_model.storage_version
+    with ddl.schema_transaction() as editor:
+        for change in (c for c in changes if c["op"] == "add_field"):
+            if ddl.column_exists(table, change["field"]):
+                continue
+            before = build_model(storage_id=storage_id, version=number, definition=definition)
+            definition = {**definition, "fields": [*definition["fields"], change["definition"]]}
+            after = build_model(storage_id=storage_id, version=number, definition=definition)
+            ddl.add_column(editor, before, after._meta.get_field(change["field"]))
+        if any(
+            c["op"] != "add_field" or check_constraints(table, [c["definition"]]) for c in changes
+        ):
+            ddl.rebuild_table(editor, new_model)
+
+
+def _with_lock_retries(step: Any) -> None:
+    for attempt in range(ddl.LOCK_RETRIES):
+        try:
+            step()
+            return
+        except DatabaseError as exc:
+            if not ddl.is_lock_timeout(exc) or attempt == ddl.LOCK_RETRIES - 1:
+                raise
+            logger.warning("lock timeout on attempt %s; retrying", attempt + 1)
+            time.sleep(min(0.2 * 2**attempt, 5))
+
+
+def _set_status(version: StorageVersion, status: str, *, detail: str = "") -> None:
+    with transaction.atomic():
+        StorageVersion.objects.filter(pk=version.pk).update(status=status, detail=detail)
+        StorageDefinition.objects.filter(pk=version.storage_id, version=version.number).update(
+            status=status, updated_at=timezone.now()
+        )
+    version.status = status
+
+
+def _mark_ready(version: StorageVersion) -> None:
+    """The switch: from this commit on, every process serves the new version."""
+    now = timezone.now()
+    with transaction.atomic():
+        StorageVersion.objects.filter(pk=version.pk).update(
+            status=VersionStatus.READY, detail="", ready_at=now
+        )
+        StorageDefinition.objects.filter(pk=version.storage_id).update(
+            serving_version=version.number, status=VersionStatus.READY, updated_at=now
+        )
+
+
+@contextmanager
+def _storage_lock(storage_id: int) -> Iterator[bool]:
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_LOCK_CLASS, storage_id])
+        acquired = cursor.fetchone()[0]
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_LOCK_CLASS, storage_id])
+
+
+@contextmanager
+def _no_statement_timeout() -> Iterator[None]:
+    """Index builds on big tables outlast the API's statement timeout."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET statement_timeout = 0")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET statement_timeout")
