@@ -24,11 +24,15 @@ install: $(VENV)/.installed
 run: install
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
+	@$(BIN)/python manage.py bootstrap_token
 	@echo "datastorage is serving on http://$(HOST):$(PORT)/ (API under /api/v1/, docs at /api/docs/)"
-	$(MAKE) --no-print-directory serve
+	@$(MAKE) --no-print-directory serve
 
-## serve: the production server in the foreground (reads HOST, PORT, WEB_CONCURRENCY)
+## serve: the production server and the migration worker, in the foreground
+## (reads HOST, PORT, WEB_CONCURRENCY); Ctrl-C stops both
 serve:
+	@$(BIN)/python manage.py run_worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/gunicorn --config gunicorn.conf.py datastorage.wsgi:application
 
 ## test: lint, then the whole suite on a throwaway PostgreSQL, then on SQLite

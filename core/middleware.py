@@ -9,8 +9,9 @@ import uuid
 from collections.abc import Callable
 
 from django.conf import settings
+from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 
 from core.problems import problem_response
 from core.views import server_error
@@ -69,6 +70,9 @@ class RequestLogMiddleware:
         return None
 
     def process_exception(self, request: HttpRequest, exc: Exception) -> HttpResponse | None:
+        if isinstance(exc, Http404 | PermissionDenied | BadRequest | SuspiciousOperation):
+            # Django answers these itself (404, 403, 400), e.g. in the admin: not a 500.
+            return None
         request_id = getattr(request, "request_id", "")
         if isinstance(exc, OperationalError | InterfaceError):
             error_logger.warning("database unavailable: %s", exc, extra={"request_id": request_id})

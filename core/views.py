@@ -56,6 +56,16 @@ class LivenessView(APIView):
         return Response({"status": "ok"})
 
 
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Django's own 400s: a Host outside ALLOWED_HOSTS, other suspicious requests."""
+    return problem_response(
+        status=400,
+        code="bad-request",
+        title="Bad request",
+        detail="The request was refused (check the Host header and the request's form).",
+    )
+
+
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     return problem_response(
         status=404,
