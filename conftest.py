@@ -12,11 +12,11 @@ def _on_postgresql() -> bool:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # PostgreSQL-only behaviour is deselected on SQLite (not skipped: nothing hides there).
-    if _on_postgresql():
-        return
-    kept = [item for item in items if item.get_closest_marker("postgresql") is None]
-    deselected = [item for item in items if item.get_closest_marker("postgresql") is not None]
+    # Vendor-specific behaviour is deselected on the other database (not skipped: nothing
+    # hides there). `postgresql`: PostgreSQL only; `sqlite`: what SQLite alone answers.
+    other = "sqlite" if _on_postgresql() else "postgresql"
+    kept = [item for item in items if item.get_closest_marker(other) is None]
+    deselected = [item for item in items if item.get_closest_marker(other) is not None]
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = kept

@@ -9,7 +9,7 @@ import re
 
 from core.errors import PreconditionFailed, PreconditionRequired, ValidationFailed
 
-_TAG_RE = re.compile(r'^(?:W/)?"?(\d{1,19})"?$')
+_TAG_RE = re.compile(r'^(?:W/)?(?:"(\d{1,19})"|(\d{1,19}))$')
 ANY = -1
 
 
@@ -32,7 +32,7 @@ def parse_tags(header: str | None, *, header_name: str = "If-Match") -> set[int]
                 {header_name: [f'{part!r} is not a version tag; send the ETag, e.g. "3".']},
                 f"The {header_name} header is malformed.",
             )
-        tags.add(int(match.group(1)))
+        tags.add(int(match.group(1) or match.group(2)))
     return tags
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
@@ -10,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.conditional import etag, parse_tags
+from core.conditional import etag
 from factory import selectors
 from factory.serializers import (
     ChangeVerdictSerializer,
@@ -23,6 +24,7 @@ from factory.serializers import (
 )
 from factory.services.storages import storage_create, storage_delete
 from factory.services.versions import VersionOutcome, version_declare, version_retry
+from storage.contract import storage_contract
 
 
 class StorageViewSet(viewsets.GenericViewSet):
@@ -63,7 +65,7 @@ class StorageViewSet(viewsets.GenericViewSet):
         outcome = version_declare(
             name=name,
             data=request.data,
-            if_match=parse_tags(request.headers.get("If-Match")),
+            if_match=request.headers.get("If-Match"),
             dry_run=dry_run,
         )
         if dry_run:
@@ -72,9 +74,24 @@ class StorageViewSet(viewsets.GenericViewSet):
         code = status.HTTP_202_ACCEPTED if outcome.needs_worker else status.HTTP_200_OK
         return Response(body, status=code, headers={"ETag": etag(outcome.storage.version)})
 
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["get"], url_path="schema")
+    def contract(self, request: Request, name: str) -> Response:
+        """The OpenAPI contract of this storage's records API (its serving version)."""
+        storage = selectors.storage_get(name=name)
+        version = selectors.version_get(
+            storage=storage, number=storage.serving_version or storage.version
+        )
+        document = storage_contract(
+            definition=version.definition,
+            version=version.number,
+            base_path=reverse("record-list", kwargs={"name": "x"})[: -len("x/")],
+        )
+        return Response(document, headers={"ETag": etag(version.number)})
+
     @extend_schema(responses={204: None})
     def destroy(self, request: Request, name: str) -> Response:
-        storage_delete(name=name, if_match=parse_tags(request.headers.get("If-Match")))
+        storage_delete(name=name, if_match=request.headers.get("If-Match"))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -18,6 +18,9 @@ from factory.schema.fields import INT64_MAX, INT64_MIN
 from factory.schema.types import FIELD_TYPES
 
 RESERVED_PARAMETERS = frozenset({"limit", "cursor", "ordering", "fields", "count", "format"})
+# ISO 8601 only, as records are written and shown: Django's default input formats would
+# also read 01/02/2020, ambiguously (January 2nd, US style).
+_ISO_DATE = ["%Y-%m-%d"]
 _BOOLEAN_CHOICES = (("true", "true"), ("false", "false"))
 
 
@@ -127,7 +130,7 @@ _SCALAR = {
         choices=_BOOLEAN_CHOICES, coerce=lambda v: v == "true", **kw
     ),
     "text": _scalar(StrictTextFilter),
-    "date": _scalar(df.DateFilter),
+    "date": lambda **kw: df.DateFilter(input_formats=_ISO_DATE, **kw),
     "datetime": _scalar(df.IsoDateTimeFilter),
     "uuid": _scalar(df.UUIDFilter),
 }
@@ -136,7 +139,7 @@ _IN = {
     "float": FloatInFilter,
     "decimal": DecimalInFilter,
     "text": TextInFilter,
-    "date": DateInFilter,
+    "date": lambda **kw: DateInFilter(input_formats=_ISO_DATE, **kw),
     "datetime": DateTimeInFilter,
     "uuid": UUIDInFilter,
     "boolean": lambda **kw: BooleanInFilter(

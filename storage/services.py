@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from core.conditional import ANY, check_if_match
+from core.conditional import ANY, check_if_match, parse_tags
 from core.errors import (
     PayloadTooLarge,
     PreconditionFailed,
@@ -70,7 +70,7 @@ def record_bulk_create(*, runtime: RecordRuntime, items: list[Any]) -> list[Any]
 
 
 def record_update(
-    *, runtime: RecordRuntime, key: Any, data: Any, if_match: set[int] | None, partial: bool
+    *, runtime: RecordRuntime, key: Any, data: Any, if_match: str | None, partial: bool
 ) -> Any:
     """PUT (partial=False) or PATCH. Checks in order: 404, 400, 428, 412, 409."""
     current = _current_version(runtime, key)
@@ -78,7 +78,7 @@ def record_update(
         values, body_version = runtime.validator.for_patch(data, key)
     else:
         values, body_version = runtime.validator.for_replace(data, key)
-    expected = _expected_version(if_match, body_version, current)
+    expected = _expected_version(parse_tags(if_match), body_version, current)
     values.pop(runtime.key_name, None)
     try:
         with transaction.atomic():
@@ -92,11 +92,16 @@ def record_update(
     return runtime.model.objects.get(pk=key)
 
 
-def record_delete(*, runtime: RecordRuntime, key: Any, if_match: set[int] | None) -> None:
+def record_delete(*, runtime: RecordRuntime, key: Any, if_match: str | None) -> None:
     """Delete a record; If-Match is optional, and a stale one answers 412."""
+    try:
+        tags = parse_tags(if_match)
+    except ValidationFailed:
+        _current_version(runtime, key)  # an unknown key answers 404 before a bad header
+        raise
     rows = runtime.model.objects.filter(pk=key)
-    if if_match is not None and ANY not in if_match:
-        rows = rows.filter(_version__in=if_match)
+    if tags is not None and ANY not in tags:
+        rows = rows.filter(_version__in=tags)
     deleted, _ = rows.delete()
     if not deleted:
         _raise_lost_race(runtime, key)

@@ -82,7 +82,7 @@ class RecordDetailView(APIView):
         services.record_delete(
             runtime=runtime,
             key=_key(runtime, key),
-            if_match=parse_tags(request.headers.get("If-Match")),
+            if_match=request.headers.get("If-Match"),
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -92,7 +92,7 @@ class RecordDetailView(APIView):
             runtime=runtime,
             key=_key(runtime, key),
             data=request.data,
-            if_match=parse_tags(request.headers.get("If-Match")),
+            if_match=request.headers.get("If-Match"),
             partial=partial,
         )
         return Response(represent(row, runtime.converters), headers={"ETag": etag(row._version)})

@@ -32,9 +32,10 @@ def build_model(*, storage_id: int, version: int, definition: dict[str, Any]) ->
     for spec in definition["fields"]:
         attrs[spec["name"]] = model_field(spec)
     model = type(f"Storage{storage_id}V{version}", (models.Model,), attrs)
-    model.storage_id = storage_id  # type: ignore[attr-defined]
-    model.storage_version = version  # type: ignore[attr-defined]
-    model.definition = definition  # type: ignore[attr-defined]
+    # Underscored: field names cannot start with "_", so these never shadow a field.
+    model._storage_id = storage_id  # type: ignore[attr-defined]
+    model._storage_version = version  # type: ignore[attr-defined]
+    model._definition = definition  # type: ignore[attr-defined]
     return model
 
 
@@ -70,7 +71,10 @@ def _meta(table: str, definition: dict[str, Any]) -> type:
             "app_label": APP_LABEL,
             "db_table": table,
             "apps": Apps(),
-            "managed": False,
+            # Managed, so that the schema editor builds Meta.indexes with the table (it skips
+            # them for unmanaged models). Migrations never see these models: they live in
+            # their own Apps registry.
+            "managed": True,
             "indexes": [
                 index_object(table, spec) for spec in definition["indexes"] if not spec["unique"]
             ],

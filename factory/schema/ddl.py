@@ -22,10 +22,19 @@ def schema_transaction() -> Iterator[BaseDatabaseSchemaEditor]:
     """
     with connection.schema_editor(atomic=True) as editor:
         yield editor
+        # Django runs the deferred statements (indexes) in the editor's __exit__ and, when
+        # one fails, never leaves its atomic block: the connection stays in a broken
+        # transaction. Run them here, inside the block, so a failure rolls everything back.
+        while editor.deferred_sql:
+            editor.execute(editor.deferred_sql.pop(0), None)
 
 
 def create_table(editor: BaseDatabaseSchemaEditor, model: type[models.Model]) -> None:
-    """CREATE TABLE with its constraints and indexes (built at the end of the block)."""
+    """CREATE TABLE with its constraints and indexes (deferred to the end of the block).
+
+    Storage models are *managed* (builder.py) precisely so that create_model() and SQLite's
+    table rebuilds include their Meta.indexes; Django skips them for unmanaged models.
+    """
     editor.create_model(model)
 
 

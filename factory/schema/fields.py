@@ -54,6 +54,10 @@ class StrictFloatField(serializers.FloatField):
 class StrictDecimalField(serializers.DecimalField):
     default_error_messages = {"invalid": "Must be a decimal number, as a string or a number."}
 
+    def validate_empty_values(self, data: Any) -> tuple[bool, Any]:
+        # DRF's DecimalField turns "" into null; a typed storage refuses it instead.
+        return serializers.Field.validate_empty_values(self, data)
+
     def to_internal_value(self, data: Any) -> Any:
         if not (isinstance(data, str) or _is_number(data)):
             self.fail("invalid")
@@ -103,13 +107,17 @@ class StrictDateTimeField(serializers.DateTimeField):
     default_error_messages = {
         "invalid": "Must be a date-time as an ISO 8601 string with a time zone.",
         "naive": "Must carry a time zone (e.g. 2024-05-01T12:00:00Z).",
+        "range": "Must lie between years 1 and 9999 once converted to UTC.",
     }
 
     def to_internal_value(self, data: Any) -> datetime.datetime:
         if not isinstance(data, str):
             self.fail("invalid")
         value = super().to_internal_value(data)
-        return value.astimezone(datetime.UTC)
+        try:
+            return value.astimezone(datetime.UTC)
+        except OverflowError:
+            self.fail("range")
 
     def enforce_timezone(self, value: datetime.datetime) -> datetime.datetime:
         if timezone.is_naive(value):

@@ -19,6 +19,7 @@ NAME_RULE = "must match ^[a-z][a-z0-9_]{0,49}$ (lower-case letter, then letters,
 QUERY_PARAMETERS = frozenset({"limit", "cursor", "ordering", "fields", "count", "format"})
 
 # Names a Django model cannot carry as attributes, or that would shadow its machinery.
+# (What factory.schema.builder adds to a class starts with "_", which no field name can.)
 MODEL_ATTRIBUTES = frozenset(
     {"pk", "objects"} | {name for name in dir(models.Model) if name.islower()}
 )

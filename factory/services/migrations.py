@@ -72,7 +72,7 @@ def _apply(version: StorageVersion) -> None:
         return
     old = storage.versions.get(number=storage.serving_version)
     old_model = build_model(storage_id=storage.id, version=old.number, definition=old.definition)
-    changes = _changes_since(storage, old.number, version.number)
+    changes = _changes_since(storage, old.number, version, table)
     if connection.vendor == "postgresql":
         _with_lock_retries(lambda: _alter_columns(old_model, new_model, changes))
         _drop_indexes(new_model, changes)
@@ -81,10 +81,25 @@ def _apply(version: StorageVersion) -> None:
         _apply_on_sqlite(old_model, new_model, changes)
 
 
-def _changes_since(storage: StorageDefinition, serving: int, target: int) -> list[dict]:
-    """All changes between the serving version and the target (failed ones included)."""
-    versions = storage.versions.filter(number__gt=serving, number__lte=target).order_by("number")
-    return [change for v in versions for change in v.changes]
+def _changes_since(
+    storage: StorageDefinition, serving: int, target: StorageVersion, table: str
+) -> list[dict]:
+    """The target's own changes, plus undoing what failed versions in between left behind.
+
+    A version declared over a failed one is compared with the serving version
+    (services.versions._base_version), so its own changes are complete. The failed ones'
+    changes are not replayed (their index may be what made them fail); only an index one of
+    them built or dropped before failing is brought back in line with the target.
+    """
+    wanted = {index_name(table, spec) for spec in target.definition["indexes"]}
+    changes = list(target.changes)
+    skipped = storage.versions.filter(number__gt=serving, number__lt=target.number)
+    for change in (c for v in skipped.order_by("number") for c in v.changes):
+        if change["op"] == "add_index" and index_name(table, change["index"]) not in wanted:
+            changes.append({"op": "drop_index", "index": change["index"]})
+        elif change["op"] == "drop_index" and index_name(table, change["index"]) in wanted:
+            changes.append({"op": "add_index", "index": change["index"]})
+    return changes
 
 
 def _alter_columns(
@@ -122,11 +137,17 @@ def _relax(
             for c in check_constraints(table, [new_spec])
             if c.name not in {o.name for o in check_constraints(table, [old_spec])}
         ]
-        ddl.replace_checks(editor, old_checks, new_checks, new_model)
+        # Look before acting: a resumed migration finds the checks already swapped.
+        ddl.replace_checks(
+            editor,
+            [c for c in old_checks if ddl.is_constraint(table, c.name)],
+            [c for c in new_checks if not ddl.is_constraint(table, c.name)],
+            new_model,
+        )
 
 
 def _spec(model: type[models.Model], name: str) -> dict:
-    return next(s for s in model.definition["fields"] if s["name"] == name)
+    return next(s for s in model._definition["fields"] if s["name"] == name)
 
 
 def _drop_indexes(model: type[models.Model], changes: list[dict]) -> None:
@@ -170,8 +191,8 @@ def _apply_on_sqlite(
     field therefore goes through an intermediate model, and anything else through one
     final rebuild from the new model."""
     table = new_model._meta.db_table
-    definition = old_model.definition
-    storage_id, number = new_model.storage_id, new_model.storage_version
+    definition = old_model._definition
+    storage_id, number = new_model._storage_id, new_model._storage_version
     with ddl.schema_transaction() as editor:
         for change in (c for c in changes if c["op"] == "add_field"):
             if ddl.column_exists(table, change["field"]):

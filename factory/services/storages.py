@@ -8,7 +8,7 @@ from typing import Any
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
-from core.conditional import check_if_match
+from core.conditional import check_if_match, parse_tags
 from core.errors import AlreadyExists, StorageNotFound, Unavailable
 from factory.models import StorageDefinition, StorageVersion, VersionStatus
 from factory.schema import ddl
@@ -88,17 +88,19 @@ def _record_failed(definition: dict[str, Any], reason: str) -> None:
         )
 
 
-def storage_delete(*, name: str, if_match: set[int] | None) -> None:
+def storage_delete(*, name: str, if_match: str | None) -> None:
     """Drop a storage and its table. Raises StorageNotFound, PreconditionRequired/Failed."""
     with ddl.schema_transaction() as editor:
         storage = StorageDefinition.objects.select_for_update().filter(name=name).first()
         if storage is None:
             raise StorageNotFound(f"No storage named '{name}'.")
-        check_if_match(if_match, storage.version)
+        check_if_match(parse_tags(if_match), storage.version)
         version = storage.versions.get(number=storage.version)
         model = build_model(
             storage_id=storage.id, version=version.number, definition=version.definition
         )
-        if ddl.table_exists(model._meta.db_table):
+        # A storage whose creation failed never served: a table by its name is not its own.
+        never_built = storage.serving_version is None and storage.status == VersionStatus.FAILED
+        if not never_built and ddl.table_exists(model._meta.db_table):
             ddl.drop_table(editor, model)
         storage.delete()

@@ -12,7 +12,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from core.conditional import check_if_match
+from core.conditional import check_if_match, parse_tags
 from core.errors import IncompatibleChange, MigrationInProgress, StorageNotFound, ValidationFailed
 from factory.models import StorageDefinition, StorageVersion, VersionStatus
 from factory.schema.changes import diff_definitions
@@ -31,7 +31,7 @@ class VersionOutcome:
 
 
 def version_declare(
-    *, name: str, data: Any, if_match: set[int] | None, dry_run: bool = False
+    *, name: str, data: Any, if_match: str | None, dry_run: bool = False
 ) -> VersionOutcome:
     """Raises StorageNotFound, PreconditionRequired/Failed, MigrationInProgress,
     ValidationFailed and IncompatibleChange; on success the new version is committed."""
@@ -40,7 +40,7 @@ def version_declare(
         if storage is None:
             raise StorageNotFound(f"No storage named '{name}'.")
         if not dry_run:
-            check_if_match(if_match, storage.version)
+            check_if_match(parse_tags(if_match), storage.version)
         latest = storage.versions.get(number=storage.version)
         if latest.status in ACTIVE:
             raise MigrationInProgress(

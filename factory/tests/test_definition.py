@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 
 from core.errors import ValidationFailed
-from core.testing import on_postgresql
 from factory.schema.definition import normalize_definition
 from factory.tests.factories import dogs_definition
 from factory.tests.invalid_definitions import (
@@ -383,7 +382,7 @@ def test_multi_column_brin_index_is_accepted():
     ]
 
 
-@pytest.mark.skipif(on_postgresql(), reason="SQLite refuses PostgreSQL-only index types")
+@pytest.mark.sqlite
 @pytest.mark.parametrize(
     ("field", "index_type"), [("age", "hash"), ("age", "brin"), ("data", "gin")]
 )
@@ -393,7 +392,7 @@ def test_postgresql_only_index_type_is_refused_on_sqlite(field, index_type):
     }
 
 
-@pytest.mark.skipif(on_postgresql(), reason="SQLite refuses PostgreSQL-only index types")
+@pytest.mark.sqlite
 def test_unique_hash_index_on_sqlite_names_both_problems():
     assert errors_of(with_index({"fields": ["age"], "type": "hash", "unique": True})) == {
         "indexes.0.unique": ["only btree indexes can be unique"],

@@ -1,0 +1,59 @@
+"""Input and output shapes of the tokens API."""
+
+from rest_framework import serializers
+
+from access.models import ApiToken
+from access.services import ACCESS_KINDS
+
+
+class GrantSerializer(serializers.Serializer):
+    storage = serializers.CharField(max_length=50)
+    access = serializers.ListField(
+        child=serializers.ChoiceField(choices=ACCESS_KINDS), min_length=1, max_length=3
+    )
+
+    def to_representation(self, grant):
+        return {"storage": grant.storage.name, "access": grant.access}
+
+
+class TokenInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    admin = serializers.BooleanField(default=False)
+    grants = GrantSerializer(many=True, default=list)
+    expires_at = serializers.DateTimeField(allow_null=True, default=None)
+
+    def validate(self, attrs):
+        unknown = (
+            set(self.initial_data) - set(self.fields)
+            if isinstance(self.initial_data, dict)
+            else set()
+        )
+        if unknown:
+            raise serializers.ValidationError({key: ["Unknown key."] for key in sorted(unknown)})
+        return attrs
+
+
+class TokenSerializer(serializers.ModelSerializer):
+    grants = GrantSerializer(many=True, read_only=True)
+    active = serializers.BooleanField(source="is_active", read_only=True)
+
+    class Meta:
+        model = ApiToken
+        fields = [
+            "id",
+            "name",
+            "prefix",
+            "admin",
+            "grants",
+            "expires_at",
+            "revoked_at",
+            "created_at",
+            "active",
+        ]
+
+
+class IssuedTokenSerializer(TokenSerializer):
+    token = serializers.CharField(read_only=True)
+
+    class Meta(TokenSerializer.Meta):
+        fields = [*TokenSerializer.Meta.fields, "token"]

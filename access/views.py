@@ -1,0 +1,37 @@
+"""The tokens API (admin tokens only): issue, list, revoke."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from access.models import ApiToken
+from access.serializers import IssuedTokenSerializer, TokenInputSerializer, TokenSerializer
+from access.services import token_issue, token_revoke
+
+
+class TokenViewSet(viewsets.GenericViewSet):
+    serializer_class = TokenSerializer
+    queryset = ApiToken.objects.prefetch_related("grants__storage").order_by("id")
+
+    def list(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(TokenSerializer(page, many=True).data)
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return Response(TokenSerializer(self.get_object()).data)
+
+    @extend_schema(request=TokenInputSerializer, responses={201: IssuedTokenSerializer})
+    def create(self, request: Request) -> Response:
+        given = TokenInputSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        issued = token_issue(**given.validated_data)
+        issued.token.token = issued.secret
+        return Response(IssuedTokenSerializer(issued.token).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request: Request, pk: str) -> Response:
+        token_revoke(token_id=int(pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)

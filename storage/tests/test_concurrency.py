@@ -1,0 +1,107 @@
+"""Optimistic locking under real concurrency: threads, each with its own connection."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+pytestmark = [pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
+
+COUNTERS = "/api/v1/storage/counters/"
+THREADS = 20
+
+
+@pytest.fixture
+def counter(create_storage) -> str:
+    create_storage(
+        {
+            "name": "counters",
+            "fields": [
+                {"name": "label", "type": "text"},
+                {"name": "value", "type": "integer", "nullable": False, "default": 0},
+            ],
+        }
+    )
+    response = Client().post(COUNTERS, {"label": "start"}, content_type="application/json")
+    assert response.status_code == 201
+    return f"{COUNTERS}{response.json()['id']}/"
+
+
+def _run_together(work: Callable[[int, Client], Any]) -> list[Any]:
+    """Run `work(n, client)` in THREADS threads released at once; return their results."""
+    barrier = threading.Barrier(THREADS, timeout=30)
+    results: list[Any] = [None] * THREADS
+    failures: list[BaseException] = []
+
+    def run(n: int) -> None:
+        try:
+            client = Client()
+            barrier.wait()
+            results[n] = work(n, client)
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread below
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads)
+    assert failures == []
+    return results
+
+
+def test_twenty_patches_of_the_same_version_let_exactly_one_win(counter):
+    def patch(n: int, client: Client) -> tuple[int, dict]:
+        response = client.patch(
+            counter, {"label": f"writer {n}"}, content_type="application/json", HTTP_IF_MATCH='"1"'
+        )
+        return response.status_code, response.json()
+
+    results = _run_together(patch)
+
+    statuses = sorted(status for status, _ in results)
+    assert statuses == [200] + [412] * (THREADS - 1)
+    (winner,) = [body for status, body in results if status == 200]
+    assert winner["_version"] == 2
+    for status, body in results:
+        if status == 412:
+            assert body == {
+                "type": "precondition-failed",
+                "title": "Precondition failed",
+                "status": 412,
+                "detail": body["detail"],
+                "current_version": 2,
+            }
+            assert body["detail"].endswith(" at version 2; re-read it and retry.")
+    assert Client().get(counter).json() == winner
+
+
+def test_twenty_clients_incrementing_with_retry_on_412_count_to_twenty(counter):
+    def increment(n: int, client: Client) -> int:
+        for attempt in range(1, 500):
+            current = client.get(counter).json()
+            response = client.patch(
+                counter,
+                {"value": current["value"] + 1},
+                content_type="application/json",
+                HTTP_IF_MATCH=f'"{current["_version"]}"',
+            )
+            if response.status_code == 200:
+                return attempt
+            assert response.status_code == 412, response.json()
+        raise AssertionError(f"client {n} never got its increment in")
+
+    attempts = _run_together(increment)
+
+    stored = Client().get(counter).json()
+    assert stored["value"] == THREADS
+    assert stored["_version"] == THREADS + 1
+    assert all(isinstance(count, int) for count in attempts)

@@ -1,0 +1,379 @@
+"""POST one record: 201, Location, ETag, defaults, representation, every key type."""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+
+import pytest
+from django.utils import timezone
+
+from core.testing import storage_db
+from factory.models import StorageDefinition, VersionStatus
+from storage.runtime import runtime_for
+
+pytestmark = storage_db
+
+DOGS = "/api/v1/storage/dogs/"
+PROBLEM = "application/problem+json"
+REGISTERED = "2024-05-01T12:00:00Z"
+
+
+def _parse(stamp: str) -> datetime.datetime:
+    return datetime.datetime.fromisoformat(stamp)
+
+
+def _count(name: str) -> int:
+    return runtime_for(name).model.objects.count()
+
+
+@pytest.fixture
+def keyed(create_storage):
+    """A storage whose key is of the given type, with one text field `label`."""
+
+    def create(name: str, key: str, key_type: str):
+        create_storage(
+            {
+                "name": name,
+                "primary_key": {"name": key, "type": key_type},
+                "fields": [{"name": "label", "type": "text"}],
+            }
+        )
+        return f"/api/v1/storage/{name}/"
+
+    return create
+
+
+def test_post_answers_201_with_location_etag_and_the_stored_record(api_client, dogs):
+    before = timezone.now()
+    response = api_client.post(
+        DOGS,
+        {
+            "name": "Rex",
+            "breed": "collie",
+            "weight_kg": "12.5",
+            "born": "2020-02-29",
+            "registered_at": "2024-05-01T14:30:00.250+02:00",
+            "chip": "6F1D3A8E-0D5E-4D1C-9A51-3B1F8F1B2C10",
+            "size": "small",
+            "extra": {"colour": "black", "tags": [1, 2.5, None, True]},
+        },
+        format="json",
+    )
+    after = timezone.now()
+
+    assert response.status_code == 201
+    body = response.json()
+    assert isinstance(body["id"], int)
+    assert response["Location"] == f"http://testserver{DOGS}{body['id']}/"
+    assert response["ETag"] == '"1"'
+    assert response["Content-Type"] == "application/json"
+    assert body == {
+        "id": body["id"],
+        "name": "Rex",
+        "breed": "collie",
+        "age": 0,
+        "weight_kg": "12.50",
+        "vaccinated": False,
+        "born": "2020-02-29",
+        "registered_at": "2024-05-01T12:30:00.250000Z",
+        "chip": "6f1d3a8e-0d5e-4d1c-9a51-3b1f8f1b2c10",
+        "size": "small",
+        "extra": {"colour": "black", "tags": [1, 2.5, None, True]},
+        "_version": 1,
+        "_created_at": body["_created_at"],
+        "_updated_at": body["_created_at"],
+    }
+    assert body["_created_at"].endswith("Z")
+    assert before <= _parse(body["_created_at"]) <= after
+
+
+def test_post_applies_defaults_and_leaves_other_omitted_fields_null(api_client, dogs):
+    response = api_client.post(DOGS, {"name": "Rex", "registered_at": REGISTERED}, format="json")
+
+    assert response.status_code == 201
+    body = response.json()
+    assert {k: v for k, v in body.items() if not k.startswith("_") and k != "id"} == {
+        "name": "Rex",
+        "breed": None,
+        "age": 0,
+        "weight_kg": None,
+        "vaccinated": False,
+        "born": None,
+        "registered_at": REGISTERED,
+        "chip": None,
+        "size": None,
+        "extra": None,
+    }
+
+
+def test_post_keeps_an_explicit_null_over_the_default(api_client, dogs):
+    response = api_client.post(
+        DOGS, {"name": "Rex", "registered_at": REGISTERED, "age": None}, format="json"
+    )
+
+    assert response.status_code == 201
+    assert response.json()["age"] is None
+
+
+def test_decimals_travel_as_exact_strings(api_client, dogs):
+    response = api_client.post(
+        DOGS,
+        {"name": "Rex", "registered_at": REGISTERED, "weight_kg": "9999.99"},
+        format="json",
+    )
+
+    assert response.status_code == 201
+    assert response.json()["weight_kg"] == "9999.99"
+
+
+def test_decimal_given_as_a_json_number_is_stored_exactly(api_client, dogs):
+    response = api_client.post(
+        DOGS, {"name": "Rex", "registered_at": REGISTERED, "weight_kg": 0.1}, format="json"
+    )
+
+    assert response.status_code == 201
+    assert response.json()["weight_kg"] == "0.10"
+
+
+def test_posted_record_reads_back_identically(api_client, add_dog):
+    created = add_dog(weight_kg="3.10", born="2021-01-02", extra=[1, {"a": None}])
+
+    response = api_client.get(f"{DOGS}{created['id']}/")
+
+    assert response.status_code == 200
+    assert response.json() == created
+
+
+def test_post_refuses_a_client_key_for_a_serial_key(api_client, dogs, dog_count):
+    response = api_client.post(
+        DOGS, {"id": 5, "name": "Rex", "registered_at": REGISTERED}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == PROBLEM
+    assert response.json() == {
+        "type": "validation-error",
+        "title": "Invalid input",
+        "status": 400,
+        "detail": "The request has invalid input; see errors.",
+        "errors": {"id": ["This key is generated by the server; leave it out."]},
+    }
+    assert dog_count() == 0
+
+
+def test_uuid_key_is_generated_by_the_server_when_omitted(api_client, keyed):
+    url = keyed("tags", "tag", "uuid")
+
+    response = api_client.post(url, {"label": "x"}, format="json")
+
+    assert response.status_code == 201
+    tag = response.json()["tag"]
+    assert uuid.UUID(tag).version == 4
+    assert response["Location"] == f"http://testserver{url}{tag}/"
+    assert api_client.get(f"{url}{tag}/").json() == response.json()
+
+
+def test_uuid_key_sent_by_the_client_is_kept(api_client, keyed):
+    url = keyed("tags", "tag", "uuid")
+    tag = "6f1d3a8e-0d5e-4d1c-9a51-3b1f8f1b2c10"
+
+    response = api_client.post(url, {"tag": tag, "label": "x"}, format="json")
+
+    assert response.status_code == 201
+    assert response.json()["tag"] == tag
+    assert response["Location"] == f"http://testserver{url}{tag}/"
+
+
+def test_duplicate_uuid_key_answers_409_naming_the_key(api_client, keyed):
+    url = keyed("tags", "tag", "uuid")
+    tag = str(uuid.uuid4())
+    api_client.post(url, {"tag": tag, "label": "first"}, format="json")
+
+    response = api_client.post(url, {"tag": tag, "label": "second"}, format="json")
+
+    assert response.status_code == 409
+    assert response["Content-Type"] == PROBLEM
+    assert response.json() == {
+        "type": "unique-violation",
+        "title": "Unique constraint violated",
+        "status": 409,
+        "detail": "Another record already has the same tag.",
+        "fields": ["tag"],
+    }
+    assert api_client.get(f"{url}{tag}/").json()["label"] == "first"
+
+
+def test_malformed_uuid_key_answers_400(api_client, keyed):
+    url = keyed("tags", "tag", "uuid")
+
+    response = api_client.post(url, {"tag": "not-a-uuid", "label": "x"}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"tag": ["Must be a UUID string."]}
+    assert _count("tags") == 0
+
+
+@pytest.mark.parametrize(("key_type", "key"), [("integer", 42), ("text", "collie")])
+def test_natural_key_is_taken_from_the_body(api_client, keyed, key_type, key):
+    url = keyed("things", "code", key_type)
+
+    response = api_client.post(url, {"code": key, "label": "x"}, format="json")
+
+    assert response.status_code == 201
+    assert response["Location"] == f"http://testserver{url}{key}/"
+    assert response["ETag"] == '"1"'
+    assert response.json() == {
+        "code": key,
+        "label": "x",
+        "_version": 1,
+        "_created_at": response.json()["_created_at"],
+        "_updated_at": response.json()["_created_at"],
+    }
+
+
+@pytest.mark.parametrize("key_type", ["integer", "text"])
+def test_natural_key_missing_answers_400(api_client, keyed, key_type):
+    url = keyed("things", "code", key_type)
+
+    response = api_client.post(url, {"label": "x"}, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "type": "validation-error",
+        "title": "Invalid input",
+        "status": 400,
+        "detail": "The request has invalid input; see errors.",
+        "errors": {"code": ["This field is required: this storage has a natural key."]},
+    }
+    assert _count("things") == 0
+
+
+@pytest.mark.parametrize(("key_type", "key"), [("integer", 42), ("text", "collie")])
+def test_natural_key_duplicate_answers_409(api_client, keyed, key_type, key):
+    url = keyed("things", "code", key_type)
+    api_client.post(url, {"code": key, "label": "first"}, format="json")
+
+    response = api_client.post(url, {"code": key, "label": "second"}, format="json")
+
+    assert response.status_code == 409
+    assert response.json() == {
+        "type": "unique-violation",
+        "title": "Unique constraint violated",
+        "status": 409,
+        "detail": "Another record already has the same code.",
+        "fields": ["code"],
+    }
+    assert _count("things") == 1
+
+
+@pytest.mark.parametrize(
+    ("key_type", "key", "message"),
+    [
+        ("integer", "42", "Must be an integer (a JSON number without a fraction)."),
+        ("integer", 2**63, "Must be between -2^63 and 2^63-1."),
+        ("integer", True, "Must be an integer (a JSON number without a fraction)."),
+        ("text", 42, "Must be a string."),
+        ("text", "", "This field may not be blank."),
+        ("text", "x" * 256, "Ensure this field has no more than 255 characters."),
+        ("text", None, "This field may not be null."),
+    ],
+)
+def test_natural_key_of_the_wrong_shape_answers_400(api_client, keyed, key_type, key, message):
+    url = keyed("things", "code", key_type)
+
+    response = api_client.post(url, {"code": key, "label": "x"}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"code": [message]}
+    assert _count("things") == 0
+
+
+@pytest.mark.parametrize("key", ["a b/é", "line\nbreak", "50%?#&", " "])
+def test_any_text_key_gets_a_location_that_reads_it_back(api_client, keyed, key):
+    url = keyed("things", "code", "text")
+
+    response = api_client.post(url, {"code": key, "label": "x"}, format="json")
+
+    assert response.status_code == 201
+    location = response["Location"]
+    assert location.startswith(f"http://testserver{url}")
+    read = api_client.get(location)
+    assert read.status_code == 200
+    assert read.json() == response.json()
+
+
+def test_unique_index_violation_answers_409_naming_its_fields(api_client, add_dog, dog_count):
+    add_dog(name="Rex", born="2020-01-01")
+
+    response = api_client.post(
+        DOGS, {"name": "Rex", "born": "2020-01-01", "registered_at": REGISTERED}, format="json"
+    )
+
+    assert response.status_code == 409
+    assert response["Content-Type"] == PROBLEM
+    assert response.json() == {
+        "type": "unique-violation",
+        "title": "Unique constraint violated",
+        "status": 409,
+        "detail": "Another record already has the same name, born.",
+        "fields": ["name", "born"],
+    }
+    assert dog_count() == 1
+
+
+def test_post_to_an_unknown_storage_answers_404(api_client):
+    response = api_client.post("/api/v1/storage/cats/", {"name": "Tom"}, format="json")
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == PROBLEM
+    assert response.json() == {
+        "type": "storage-not-found",
+        "title": "Storage not found",
+        "status": 404,
+        "detail": "No storage named 'cats'.",
+    }
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_storage_without_a_table_answers_409_with_retry_after(api_client, method):
+    # The state a failed first creation leaves: metadata, no serving version, no table.
+    StorageDefinition.objects.create(name="cats", serving_version=None, status=VersionStatus.FAILED)
+    url = "/api/v1/storage/cats/"
+
+    if method == "get":
+        response = api_client.get(url)
+    else:
+        response = api_client.post(url, {"name": "Tom"}, format="json")
+
+    assert response.status_code == 409
+    assert response["Retry-After"] == "5"
+    assert response.json() == {
+        "type": "not-ready",
+        "title": "Not ready",
+        "status": 409,
+        "detail": "Storage 'cats' has no table yet (status: failed).",
+        "storage_status": "failed",
+    }
+
+
+def test_post_of_a_json_scalar_answers_400(api_client, dogs, dog_count):
+    response = api_client.post(DOGS, data=b'"Rex"', content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "type": "validation-error",
+        "title": "Invalid input",
+        "status": 400,
+        "detail": "The request has invalid input; see errors.",
+        "errors": {"non_field_errors": ["A record must be a JSON object."]},
+    }
+    assert dog_count() == 0
+
+
+def test_post_of_form_data_answers_415(api_client, dogs, dog_count):
+    response = api_client.post(DOGS, {"name": "Rex"}, format="multipart")
+
+    assert response.status_code == 415
+    assert response.json()["type"] == "unsupported-media-type"
+    assert dog_count() == 0
