@@ -26,11 +26,7 @@ class Diff:
 
     @property
     def needs_ddl(self) -> bool:
-        return any(
-            c["op"] in DDL_OPS
-            and (c["op"] != "relax_field" or set(c["options"]) & _DDL_RELAXATIONS)
-            for c in self.changes
-        )
+        return any(_needs_ddl(change) for change in self.changes)
 
 
 def _needs_ddl(change: dict[str, Any]) -> bool:
@@ -84,19 +80,28 @@ def _diff_field(old: dict, new: dict, path: str, diff: Diff) -> None:
             diff.refuse(f"{path}.{option}", problem)
         else:
             relaxed[option] = [before, after]
-    if old.get("default", _MISSING) != new.get("default", _MISSING):
-        diff.changes.append(
-            {
-                "op": "change_default",
-                "field": new["name"],
-                "default": [old.get("default"), new.get("default")],
-            }
-        )
+    _diff_default(old, new, path, diff)
     if relaxed:
         diff.changes.append({"op": "relax_field", "field": new["name"], "options": relaxed})
 
 
 _MISSING = object()
+
+
+def _diff_default(old: dict, new: dict, path: str, diff: Diff) -> None:
+    if old.get("default", _MISSING) == new.get("default", _MISSING):
+        return
+    if "default" in old and "default" not in new and not (new["nullable"] or new["required"]):
+        # Writers that omit the field would be refused from then on: a tightening.
+        diff.refuse(f"{path}.default", "the default of a non-nullable field cannot be removed")
+        return
+    diff.changes.append(
+        {
+            "op": "change_default",
+            "field": new["name"],
+            "default": [old.get("default"), new.get("default")],
+        }
+    )
 
 
 def _flag_relaxes(true_is_tighter: bool):
