@@ -27,10 +27,34 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 @pytest.fixture
-def api_client():
+def admin_token() -> str:
+    """The secret of a fresh admin token (needs the test's database access)."""
+    from access.services import token_issue
+
+    return token_issue(name="test-admin", admin=True).secret
+
+
+@pytest.fixture
+def auth_headers(admin_token: str) -> dict[str, str]:
+    """Django test-client keyword arguments that authenticate as the admin token."""
+    return {"HTTP_AUTHORIZATION": f"Bearer {admin_token}"}
+
+
+@pytest.fixture
+def anonymous_client():
     from rest_framework.test import APIClient
 
     return APIClient()
+
+
+@pytest.fixture
+def api_client(admin_token: str):
+    """An API client authenticated with an admin token (most tests are not about access)."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {admin_token}")
+    return client
 
 
 @pytest.fixture

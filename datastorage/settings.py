@@ -190,6 +190,8 @@ MAX_FIELDS_PER_STORAGE = env_int("MAX_FIELDS_PER_STORAGE", 500)
 MAX_JSON_DEPTH = env_int("MAX_JSON_DEPTH", 32)
 PAGE_SIZE_DEFAULT = env_int("PAGE_SIZE_DEFAULT", 100)
 PAGE_SIZE_MAX = env_int("PAGE_SIZE_MAX", 1000)
+# Per-token request rate for client tokens, e.g. "50/s" or "1000/min" (off when empty).
+THROTTLE_RATE = os.environ.get("THROTTLE_RATE", "")
 # Dynamic model classes kept per process (least recently used are dropped).
 MODEL_CACHE_SIZE = env_int("MODEL_CACHE_SIZE", 512)
 
@@ -200,8 +202,10 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
-    "DEFAULT_PERMISSION_CLASSES": [],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["access.authentication.BearerTokenAuthentication"],
+    # Closed by default: views open themselves to client tokens explicitly.
+    "DEFAULT_PERMISSION_CLASSES": ["access.permissions.IsAdminToken"],
+    "DEFAULT_THROTTLE_CLASSES": ["access.throttling.TokenRateThrottle"],
     "UNAUTHENTICATED_USER": None,
     "EXCEPTION_HANDLER": "core.exception_handler.problem_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -218,6 +222,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The API description is public (it holds no data); everything it describes is not.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
 }
 
 # --- Logging ----------------------------------------------------------------------------

@@ -10,6 +10,7 @@ api_v1 = [
     path("health/", HealthView.as_view(), name="health"),
     path("health/live/", LivenessView.as_view(), name="health-live"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("auth/", include("access.urls")),
     path("factory/", include("factory.urls")),
     path("storage/", include("storage.urls")),
 ]

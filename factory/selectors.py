@@ -10,8 +10,12 @@ from core.errors import NotFound, StorageNotFound
 from factory.models import StorageDefinition, StorageVersion, VersionStatus
 
 
-def storage_list() -> QuerySet[StorageDefinition]:
-    return StorageDefinition.objects.order_by("name")
+def storage_list(*, principal: Any = None) -> QuerySet[StorageDefinition]:
+    """Every storage for an admin token; for a client token, those it has a grant on."""
+    storages = StorageDefinition.objects.order_by("name")
+    if principal is not None and not principal.admin:
+        storages = storages.filter(grants__token_id=principal.token_id)
+    return storages
 
 
 def storage_get(*, name: str) -> StorageDefinition:

@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from access.permissions import StorageAccess
 from core.conditional import etag
 from factory import selectors
 from factory.serializers import (
@@ -28,13 +29,17 @@ from storage.contract import storage_contract
 
 
 class StorageViewSet(viewsets.GenericViewSet):
+    permission_classes = [StorageAccess]
+    # Reads need any grant on the storage (the list shows only those); changing a definition
+    # needs `manage`; creating and dropping storages need an admin token.
+    storage_access = {"GET": "any", "HEAD": "any", "OPTIONS": "any", "PUT": "manage"}
     lookup_field = "name"
     lookup_value_regex = "[^/]+"
     serializer_class = StorageDetailSerializer
 
     @extend_schema(responses=StorageSummarySerializer(many=True))
     def list(self, request: Request) -> Response:
-        page = self.paginate_queryset(selectors.storage_list())
+        page = self.paginate_queryset(selectors.storage_list(principal=request.user))
         return self.get_paginated_response(StorageSummarySerializer(page, many=True).data)
 
     @extend_schema(request=DefinitionInputSerializer, responses={201: StorageDetailSerializer})
@@ -106,6 +111,8 @@ def _verdict(outcome: VersionOutcome) -> dict:
 
 
 class VersionViewSet(viewsets.GenericViewSet):
+    permission_classes = [StorageAccess]
+    storage_access = {"GET": "manage", "HEAD": "manage", "OPTIONS": "manage", "POST": "manage"}
     serializer_class = VersionDetailSerializer
     lookup_field = "number"
     lookup_value_regex = "[0-9]{1,9}"
@@ -129,6 +136,9 @@ class VersionViewSet(viewsets.GenericViewSet):
 
 
 class ReadyStatusView(APIView):
+    permission_classes = [StorageAccess]
+    storage_access = {"GET": "any", "HEAD": "any", "OPTIONS": "any"}
+
     @extend_schema(responses=ReadyStatusSerializer)
     def get(self, request: Request, name: str) -> Response:
         return Response(ReadyStatusSerializer(selectors.ready_status(name=name)).data)

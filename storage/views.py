@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from access.permissions import RECORD_ACCESS, StorageAccess
 from core.conditional import ANY, etag, parse_tags
 from core.errors import RecordNotFound
 from storage import selectors, services
@@ -33,6 +34,9 @@ def _page_url(request: Request, cursor: str | None) -> str | None:
 
 
 class RecordListView(APIView):
+    permission_classes = [StorageAccess]
+    storage_access = RECORD_ACCESS
+
     def get(self, request: Request, name: str) -> Response:
         runtime = runtime_for(name)
         found = selectors.record_list(runtime=runtime, params=request.query_params)
@@ -62,6 +66,9 @@ class RecordListView(APIView):
 
 
 class RecordDetailView(APIView):
+    permission_classes = [StorageAccess]
+    storage_access = RECORD_ACCESS
+
     def get(self, request: Request, name: str, key: str) -> Response:
         runtime = runtime_for(name)
         row = selectors.record_get(runtime=runtime, key=_key(runtime, key))

@@ -435,7 +435,7 @@ def test_migration_waits_for_the_database_lock_held_elsewhere(api_client, storag
 
 @pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True)
-def test_two_concurrent_puts_with_the_same_if_match_accept_exactly_one(storage):
+def test_two_concurrent_puts_with_the_same_if_match_accept_exactly_one(storage, admin_token):
     from rest_framework.test import APIClient
 
     start = threading.Barrier(2)
@@ -446,7 +446,9 @@ def test_two_concurrent_puts_with_the_same_if_match_accept_exactly_one(storage):
             definition = things()
             definition["fields"].append({"name": field_name, "type": "text"})
             start.wait(10)
-            answers[field_name] = put(APIClient(), definition)
+            client = APIClient()
+            client.credentials(HTTP_AUTHORIZATION=f"Bearer {admin_token}")
+            answers[field_name] = put(client, definition)
         finally:
             connection.close()
 

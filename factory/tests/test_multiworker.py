@@ -140,8 +140,13 @@ class Stack:
                 process.wait(timeout=5)
 
 
+# The admin token every request of this module sends (issued by the `stack` fixture).
+AUTHORIZATION: dict[str, str] = {}
+
+
 @pytest.fixture
-def stack(transactional_db) -> Iterator[Stack]:
+def stack(transactional_db, admin_token) -> Iterator[Stack]:
+    AUTHORIZATION["Authorization"] = f"Bearer {admin_token}"
     with tempfile.TemporaryDirectory(prefix="datastorage-multiworker-") as logs:
         stack = Stack(Path(logs))
         try:
@@ -158,6 +163,7 @@ def stack(transactional_db) -> Iterator[Stack]:
 def send(conn: http.client.HTTPConnection, method: str, path: str, body: Any = None, **headers):
     """One request on a kept-alive connection: (status, headers, JSON body)."""
     payload = None if body is None else json.dumps(body).encode()
+    headers = {**AUTHORIZATION, **headers}
     if payload is not None:
         headers["Content-Type"] = "application/json"
     conn.request(method, path, body=payload, headers=headers)

@@ -394,7 +394,8 @@ def test_put_while_a_version_is_being_applied_answers_409_with_retry_after(
 def test_versions_list_shows_the_history(api_client, dogs, declare, django_assert_num_queries):
     declare(with_color())
 
-    with django_assert_num_queries(3):
+    # The token, the storage, the count, the page.
+    with django_assert_num_queries(4):
         response = api_client.get(VERSIONS)
 
     assert response.status_code == 200

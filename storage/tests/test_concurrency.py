@@ -17,7 +17,13 @@ THREADS = 20
 
 
 @pytest.fixture
-def counter(create_storage) -> str:
+def new_client(admin_token: str) -> Callable[[], Client]:
+    """A fresh test client per thread, authenticated with the admin token."""
+    return lambda: Client(headers={"Authorization": f"Bearer {admin_token}"})
+
+
+@pytest.fixture
+def counter(create_storage, new_client) -> str:
     create_storage(
         {
             "name": "counters",
@@ -27,12 +33,12 @@ def counter(create_storage) -> str:
             ],
         }
     )
-    response = Client().post(COUNTERS, {"label": "start"}, content_type="application/json")
+    response = new_client().post(COUNTERS, {"label": "start"}, content_type="application/json")
     assert response.status_code == 201
     return f"{COUNTERS}{response.json()['id']}/"
 
 
-def _run_together(work: Callable[[int, Client], Any]) -> list[Any]:
+def _run_together(work: Callable[[int, Client], Any], new_client: Callable[[], Client]) -> list:
     """Run `work(n, client)` in THREADS threads released at once; return their results."""
     barrier = threading.Barrier(THREADS, timeout=30)
     results: list[Any] = [None] * THREADS
@@ -40,7 +46,7 @@ def _run_together(work: Callable[[int, Client], Any]) -> list[Any]:
 
     def run(n: int) -> None:
         try:
-            client = Client()
+            client = new_client()
             barrier.wait()
             results[n] = work(n, client)
         except BaseException as exc:  # noqa: BLE001 - reported by the main thread below
@@ -58,14 +64,14 @@ def _run_together(work: Callable[[int, Client], Any]) -> list[Any]:
     return results
 
 
-def test_twenty_patches_of_the_same_version_let_exactly_one_win(counter):
+def test_twenty_patches_of_the_same_version_let_exactly_one_win(counter, new_client):
     def patch(n: int, client: Client) -> tuple[int, dict]:
         response = client.patch(
             counter, {"label": f"writer {n}"}, content_type="application/json", HTTP_IF_MATCH='"1"'
         )
         return response.status_code, response.json()
 
-    results = _run_together(patch)
+    results = _run_together(patch, new_client)
 
     statuses = sorted(status for status, _ in results)
     assert statuses == [200] + [412] * (THREADS - 1)
@@ -81,10 +87,10 @@ def test_twenty_patches_of_the_same_version_let_exactly_one_win(counter):
                 "current_version": 2,
             }
             assert body["detail"].endswith(" at version 2; re-read it and retry.")
-    assert Client().get(counter).json() == winner
+    assert new_client().get(counter).json() == winner
 
 
-def test_twenty_clients_incrementing_with_retry_on_412_count_to_twenty(counter):
+def test_twenty_clients_incrementing_with_retry_on_412_count_to_twenty(counter, new_client):
     def increment(n: int, client: Client) -> int:
         for attempt in range(1, 500):
             current = client.get(counter).json()
@@ -99,9 +105,9 @@ def test_twenty_clients_incrementing_with_retry_on_412_count_to_twenty(counter):
             assert response.status_code == 412, response.json()
         raise AssertionError(f"client {n} never got its increment in")
 
-    attempts = _run_together(increment)
+    attempts = _run_together(increment, new_client)
 
-    stored = Client().get(counter).json()
+    stored = new_client().get(counter).json()
     assert stored["value"] == THREADS
     assert stored["_version"] == THREADS + 1
     assert all(isinstance(count, int) for count in attempts)
