@@ -60,7 +60,9 @@ class RequestLogMiddleware:
                 detail="Content-Length is not a number.",
             )
         limit = settings.MAX_REQUEST_BYTES
-        if length > limit:
+        # NDJSON is streamed event by event (each line capped); its total is not held.
+        streamed = request.META.get("CONTENT_TYPE", "").startswith("application/x-ndjson")
+        if length > limit and not streamed:
             return problem_response(
                 status=413,
                 code="payload-too-large",

@@ -13,6 +13,7 @@ api_v1 = [
     path("auth/", include("access.urls")),
     path("factory/", include("factory.urls")),
     path("storage/", include("storage.urls")),
+    path("ingest/", include("ingest.urls")),
 ]
 
 urlpatterns = [

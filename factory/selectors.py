@@ -47,6 +47,7 @@ def storage_definition(*, storage: StorageDefinition) -> dict[str, Any]:
         "primary_key": latest.definition["primary_key"],
         "fields": latest.definition["fields"],
         "indexes": latest.definition["indexes"],
+        "source": latest.definition.get("source"),
         "created_at": storage.created_at,
         "updated_at": storage.updated_at,
     }

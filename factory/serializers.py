@@ -35,10 +35,16 @@ class IndexSpecSerializer(serializers.Serializer):
     unique = serializers.BooleanField()
 
 
+class SourceSerializer(serializers.Serializer):
+    match = serializers.DictField()
+    map = serializers.DictField(child=serializers.CharField())
+
+
 class StorageDetailSerializer(StorageSummarySerializer):
     primary_key = PrimaryKeySerializer()
     fields = FieldSpecSerializer(many=True)
     indexes = IndexSpecSerializer(many=True)
+    source = SourceSerializer(allow_null=True)
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
@@ -51,6 +57,7 @@ class DefinitionInputSerializer(serializers.Serializer):
     primary_key = PrimaryKeySerializer(required=False)
     fields = FieldSpecSerializer(many=True)
     indexes = IndexSpecSerializer(many=True, required=False)
+    source = SourceSerializer(required=False)
 
 
 class ReadyStatusSerializer(serializers.Serializer):

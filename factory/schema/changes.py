@@ -41,6 +41,9 @@ def diff_definitions(old: dict[str, Any], new: dict[str, Any]) -> Diff:
         diff.refuse("primary_key", "the primary key cannot change")
     if old["description"] != new["description"]:
         diff.changes.append({"op": "change_description"})
+    if old.get("source") != new.get("source"):
+        # Routing is read by the ingest endpoint only: any change is compatible, no DDL.
+        diff.changes.append({"op": "change_source"})
     _diff_fields(old["fields"], new["fields"], diff)
     _diff_indexes(old["indexes"], new["indexes"], diff)
     return diff

@@ -15,6 +15,7 @@ from rest_framework import serializers
 
 from core.errors import ValidationFailed
 from factory.schema import names
+from factory.schema.source import normalize_source
 from factory.schema.types import (
     COMMON_OPTIONS,
     FIELD_TYPES,
@@ -24,7 +25,7 @@ from factory.schema.types import (
     value_field,
 )
 
-DEFINITION_KEYS = frozenset({"name", "description", "primary_key", "fields", "indexes"})
+DEFINITION_KEYS = frozenset({"name", "description", "primary_key", "fields", "indexes", "source"})
 PRIMARY_KEY_KEYS = frozenset({"name", "type"})
 INDEX_KEYS = frozenset({"fields", "type", "unique"})
 DEFAULT_PRIMARY_KEY = {"name": "id", "type": "serial"}
@@ -70,8 +71,18 @@ def normalize_definition(data: Any) -> dict[str, Any]:
     result["fields"] = _fields(data, result["primary_key"], errors)
     errors.raise_if_any()
     result["indexes"] = _indexes(data.get("indexes", []), result["fields"], errors)
+    source = _source(data.get("source"), result, errors)
     errors.raise_if_any()
+    if source is not None:
+        result["source"] = source
     return result
+
+
+def _source(source: Any, definition: dict[str, Any], errors: _Errors) -> dict[str, Any] | None:
+    writable = {spec["name"] for spec in definition["fields"]}
+    if definition["primary_key"]["type"] != "serial":
+        writable.add(definition["primary_key"]["name"])
+    return normalize_source(source, writable, errors.add)
 
 
 def _storage_name(data: dict[str, Any], errors: _Errors) -> str:

@@ -121,6 +121,7 @@ def test_post_creates_the_storage_and_answers_201_with_its_definition(api_client
             },
         ],
         "indexes": [{"fields": ["stars", "body"], "type": "btree", "unique": False}],
+        "source": None,
         "created_at": iso(storage.created_at),
         "updated_at": iso(storage.updated_at),
     }
@@ -150,6 +151,7 @@ def test_post_of_the_readme_example_creates_its_table_and_indexes(api_client):
         "version": 1,
         "status": "ready",
         **normalize_definition(dogs_definition()),
+        "source": None,
     }
     assert indexes("ds_dogs") == {("btree", ("breed",)), ("unique", ("name", "born"))}
 
@@ -423,6 +425,7 @@ def test_detail_answers_the_current_definition_with_its_etag(api_client, create_
         "version": 1,
         "status": "ready",
         **{k: v for k, v in normalize_definition(SMALL).items() if k != "name"},
+        "source": None,
         "created_at": iso(storage.created_at),
         "updated_at": iso(storage.updated_at),
     }

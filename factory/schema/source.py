@@ -1,0 +1,135 @@
+"""The optional `source` block of a definition: which events feed a storage, and how.
+
+    "source": {
+      "match": {"all": [{"path": "/animal/species", "equals": "dog"},
+                        {"path": "/animal/deleted", "exists": false}]},
+      "map": {"name": "/animal/name", "age": "/animal/age_years"}
+    }
+
+Paths are JSON Pointers (RFC 6901). This module validates and normalises the block; the
+ingest app evaluates it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+SOURCE_KEYS = frozenset({"match", "map"})
+COMBINATORS = ("all", "any", "not")
+COMPARISONS = ("equals", "in", "exists", "gt", "gte", "lt", "lte")
+MAX_DEPTH = 16
+MAX_CONDITIONS = 200
+
+
+class PointerError(ValueError):
+    pass
+
+
+def parse_pointer(pointer: Any) -> tuple[str, ...]:
+    """RFC 6901: "" is the whole document; "/a/b~1c" is ("a", "b/c")."""
+    if not isinstance(pointer, str):
+        raise PointerError("must be a JSON Pointer string")
+    if pointer == "":
+        return ()
+    if not pointer.startswith("/"):
+        raise PointerError("a JSON Pointer starts with '/'")
+    tokens = pointer[1:].split("/")
+    for token in tokens:
+        rest = token.replace("~0", "").replace("~1", "")
+        if "~" in rest:
+            raise PointerError("'~' must be escaped as ~0 ('~') or ~1 ('/')")
+    return tuple(token.replace("~1", "/").replace("~0", "~") for token in tokens)
+
+
+def normalize_source(source: Any, writable: set[str], add_error: Any) -> dict[str, Any] | None:
+    """Validate a source block; report problems with add_error(path, message)."""
+    if source is None:
+        return None
+    if not isinstance(source, dict):
+        add_error("source", "must be an object with 'match' and 'map'")
+        return None
+    for key in sorted(set(source) - SOURCE_KEYS, key=str):
+        add_error(f"source.{key}", "unknown key")
+    if "match" not in source:
+        add_error("source.match", "This field is required.")
+    else:
+        _check_match(source["match"], "source.match", 1, [0], add_error)
+    if "map" not in source:
+        add_error("source.map", "This field is required.")
+    else:
+        _check_map(source["map"], writable, add_error)
+    return {"match": source.get("match"), "map": source.get("map")}
+
+
+def _check_map(mapping: Any, writable: set[str], add_error: Any) -> None:
+    if not isinstance(mapping, dict) or not mapping:
+        add_error("source.map", "must be a non-empty object of field -> JSON Pointer")
+        return
+    for field, pointer in mapping.items():
+        path = f"source.map.{field}"
+        if field not in writable:
+            add_error(path, f"'{field}' is not a writable field of this storage")
+        try:
+            parse_pointer(pointer)
+        except PointerError as exc:
+            add_error(path, str(exc))
+
+
+def _check_match(node: Any, path: str, depth: int, count: list[int], add_error: Any) -> None:
+    count[0] += 1
+    if depth > MAX_DEPTH or count[0] > MAX_CONDITIONS:
+        add_error(path, f"at most {MAX_DEPTH} levels and {MAX_CONDITIONS} conditions")
+        return
+    if not isinstance(node, dict):
+        add_error(path, "must be a condition object")
+        return
+    combinators = [key for key in COMBINATORS if key in node]
+    if combinators:
+        _check_combinator(node, combinators, path, depth, count, add_error)
+    else:
+        _check_condition(node, path, add_error)
+
+
+def _check_combinator(
+    node: dict, keys: list[str], path: str, depth: int, count: list[int], add_error: Any
+) -> None:
+    if len(node) != 1:
+        add_error(path, "a combinator ('all', 'any', 'not') stands alone in its object")
+        return
+    key = keys[0]
+    if key == "not":
+        _check_match(node["not"], f"{path}.not", depth + 1, count, add_error)
+        return
+    children = node[key]
+    if not isinstance(children, list) or not children:
+        add_error(f"{path}.{key}", "must be a non-empty list of conditions")
+        return
+    for index, child in enumerate(children):
+        _check_match(child, f"{path}.{key}.{index}", depth + 1, count, add_error)
+
+
+def _check_condition(node: dict, path: str, add_error: Any) -> None:
+    for key in sorted(set(node) - {"path", *COMPARISONS}, key=str):
+        add_error(f"{path}.{key}", "unknown key")
+    try:
+        parse_pointer(node.get("path"))
+    except PointerError as exc:
+        add_error(f"{path}.path", str(exc) if "path" in node else "This field is required.")
+    operators = [key for key in COMPARISONS if key in node]
+    if len(operators) != 1:
+        add_error(path, f"needs exactly one of: {', '.join(COMPARISONS)}")
+        return
+    operator, operand = operators[0], node[operators[0]]
+    if operator == "exists" and not isinstance(operand, bool):
+        add_error(f"{path}.exists", "must be true or false")
+    elif operator == "in" and (not isinstance(operand, list) or not operand):
+        add_error(f"{path}.in", "must be a non-empty list of values")
+    elif operator in ("gt", "gte", "lt", "lte") and not _is_finite_number(operand):
+        add_error(f"{path}.{operator}", "must be a number")
+
+
+def _is_finite_number(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return not isinstance(value, float) or math.isfinite(value)

@@ -1,0 +1,109 @@
+"""Ingest events: route each to the storages whose source matches, validate, write in bulk.
+
+Events are read one at a time (NDJSON streams); only the projected, narrow records are
+kept until the end, when each storage's batch is written all or nothing. Permissions are
+checked as storages are matched, so a refusal comes before anything is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework.exceptions import PermissionDenied
+
+from core.errors import PayloadTooLarge, ValidationFailed
+from ingest.routing import Route
+from ingest.selectors import route_list
+from storage.runtime import RecordRuntime, runtime_for
+from storage.services import unique_violation
+
+
+@dataclass
+class StorageBatch:
+    runtime: RecordRuntime
+    rows: list[Any] = field(default_factory=list)
+    events: list[int] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    written: int = 0
+
+
+@dataclass
+class IngestReport:
+    events: int = 0
+    unmatched: int = 0
+    batches: dict[str, StorageBatch] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "events": self.events,
+            "unmatched": self.unmatched,
+            "storages": {
+                name: {"written": batch.written, "rejected": batch.rejected}
+                for name, batch in sorted(self.batches.items())
+            },
+        }
+
+
+def ingest_events(*, principal: Any, events: Iterable[Any]) -> IngestReport:
+    """Raises PermissionDenied (a matched storage without `write`), PayloadTooLarge."""
+    routes = route_list()
+    report = IngestReport()
+    now = timezone.now()
+    for position, event in enumerate(events):
+        if position >= settings.MAX_INGEST_EVENTS:
+            raise PayloadTooLarge(
+                f"An ingest request takes at most {settings.MAX_INGEST_EVENTS} events."
+            )
+        report.events += 1
+        matched = [route for route in routes if route.matches(event)]
+        if not matched:
+            report.unmatched += 1
+        for route in matched:
+            batch = _batch_for(report, route, principal)
+            _add(batch, route, event, position, now)
+    for batch in report.batches.values():
+        _write(batch)
+    return report
+
+
+def _batch_for(report: IngestReport, route: Route, principal: Any) -> StorageBatch:
+    batch = report.batches.get(route.name)
+    if batch is None:
+        if not principal.admin and "write" not in principal.access_to(route.name):
+            raise PermissionDenied(
+                f"Events match storage '{route.name}', and this token may not write to it."
+            )
+        batch = report.batches[route.name] = StorageBatch(runtime=runtime_for(route.name))
+    return batch
+
+
+def _add(batch: StorageBatch, route: Route, event: Any, position: int, now: Any) -> None:
+    try:
+        values = batch.runtime.validator.for_create(route.project(event))
+    except ValidationFailed as exc:
+        batch.rejected.append({"event": position, "errors": exc.errors})
+        return
+    model = batch.runtime.model
+    batch.rows.append(model(**values, _version=1, _created_at=now, _updated_at=now))
+    batch.events.append(position)
+
+
+def _write(batch: StorageBatch) -> None:
+    """One storage's batch, all or nothing: a unique violation rejects every event in it."""
+    if not batch.rows:
+        return
+    try:
+        with transaction.atomic():
+            batch.runtime.model.objects.bulk_create(batch.rows, batch_size=1000)
+    except IntegrityError as exc:
+        problem = unique_violation(batch.runtime, exc, batch.rows)
+        reason = {"non_field_errors": [problem.detail]}
+        batch.rejected.extend({"event": position, "errors": reason} for position in batch.events)
+        batch.rejected.sort(key=lambda item: item["event"])
+        return
+    batch.written = len(batch.rows)
