@@ -102,7 +102,7 @@ def keyset_page(
     """One page; `position(row)` gives the (value, key) pair a cursor records for a row."""
     backwards = cursor is not None and cursor.direction == PREVIOUS
     descending = ordering.descending != backwards
-    queryset = queryset.order_by(*_order_by(ordering, descending))
+    queryset = queryset.order_by(*order_by_for(ordering, descending))
     if cursor is not None:
         queryset = queryset.filter(_after(ordering, cursor, descending))
     rows = list(queryset[: limit + 1])
@@ -119,7 +119,7 @@ def keyset_page(
     return page
 
 
-def _order_by(ordering: Ordering, descending: bool) -> list[Any]:
+def order_by_for(ordering: Ordering, descending: bool) -> list[Any]:
     key = F(ordering.key).desc() if descending else F(ordering.key).asc()
     if ordering.by_key_only:
         return [key]

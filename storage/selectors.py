@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,10 +13,11 @@ from django.db.models import QuerySet
 
 from core.errors import RecordNotFound, ValidationFailed
 from storage.filters import apply_filters
-from storage.pagination import Page, decode_cursor, keyset_page, parse_ordering
+from storage.pagination import Page, decode_cursor, keyset_page, order_by_for, parse_ordering
 from storage.runtime import RecordRuntime
 
 COUNT_MODES = ("exact", "estimated")
+EXPORT_CHUNK = 2000
 
 
 @dataclass
@@ -52,6 +54,18 @@ def record_list(*, runtime: RecordRuntime, params: Any) -> RecordList:
 
     page = keyset_page(queryset, ordering, cursor, _limit(params.get("limit")), position)
     return RecordList(page=page, converters=pairs, count=count)
+
+
+def record_export(*, runtime: RecordRuntime, params: Any) -> tuple[Iterator[Any], list]:
+    """Every matching record, in order, read in chunks (server-side cursor on PostgreSQL):
+    memory stays flat whatever the size. `limit`, `cursor` and `count` do not apply."""
+    queryset = apply_filters(runtime.model.objects.all(), params, runtime.filterset)
+    ordering = parse_ordering(params.get("ordering"), runtime.key_name, set(runtime.orderable))
+    pairs = _projection(runtime, params.get("fields"))
+    queryset = queryset.only(*(name for name, _ in pairs)).order_by(
+        *order_by_for(ordering, ordering.descending)
+    )
+    return queryset.iterator(chunk_size=EXPORT_CHUNK), pairs
 
 
 def _json_value(convert: Any, value: Any) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import StreamingHttpResponse
 from django.urls import reverse
 from django.utils.http import urlencode
 from rest_framework import status
@@ -13,8 +14,8 @@ from rest_framework.views import APIView
 
 from access.permissions import RECORD_ACCESS, StorageAccess
 from core.conditional import ANY, etag, parse_tags
-from core.errors import RecordNotFound
-from storage import selectors, services
+from core.errors import RecordNotFound, ValidationFailed
+from storage import export, selectors, services
 from storage.runtime import RecordRuntime, runtime_for
 from storage.serializers import parse_key, represent
 
@@ -37,8 +38,11 @@ class RecordListView(APIView):
     permission_classes = [StorageAccess]
     storage_access = RECORD_ACCESS
 
-    def get(self, request: Request, name: str) -> Response:
+    def get(self, request: Request, name: str) -> Response | StreamingHttpResponse:
         runtime = runtime_for(name)
+        export_format = request.query_params.get("format")
+        if export_format is not None:
+            return _export(runtime, request, export_format)
         found = selectors.record_list(runtime=runtime, params=request.query_params)
         body: dict[str, Any] = {
             "results": [represent(row, found.converters) for row in found.page.rows],
@@ -110,6 +114,18 @@ def _key(runtime: RecordRuntime, raw: str) -> Any:
     if key is None:
         raise RecordNotFound(f"No record with {runtime.key_name}={raw} in '{runtime.name}'.")
     return key
+
+
+def _export(runtime: RecordRuntime, request: Request, export_format: str) -> StreamingHttpResponse:
+    if export_format not in export.FORMATS:
+        raise ValidationFailed(
+            {"format": [f"Use one of: {', '.join(export.FORMATS)} (or leave it out for JSON)."]}
+        )
+    rows, pairs = selectors.record_export(runtime=runtime, params=request.query_params)
+    lines = export.ndjson_lines if export_format == "ndjson" else export.csv_lines
+    response = StreamingHttpResponse(lines(rows, pairs), content_type=export.FORMATS[export_format])
+    response["Content-Disposition"] = f'attachment; filename="{runtime.name}.{export_format}"'
+    return response
 
 
 def _not_modified(request: Request, runtime: RecordRuntime, row: Any) -> bool:
