@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import Q
-from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from access.models import ApiToken, Grant
+from access.models import Grant
+from access.selectors import StorageRow, token_lookup
 from access.services import hash_secret
 
 
@@ -22,6 +21,8 @@ class Principal:
     admin: bool
     is_authenticated: bool = True
     _access: dict[str, frozenset[str]] = field(default_factory=dict)
+    # Storages looked up with the token (name -> row, None when no such storage).
+    storages: dict[str, StorageRow | None] = field(default_factory=dict)
 
     def access_to(self, storage_name: str) -> frozenset[str]:
         if storage_name not in self._access:
@@ -47,18 +48,17 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         scheme, _, secret = header.partition(" ")
         if scheme.lower() != "bearer" or not secret.strip() or len(secret) > 200:
             raise exceptions.AuthenticationFailed("Send `Authorization: Bearer <token>`.")
-        now = timezone.now()
-        token = (
-            ApiToken.objects.filter(
-                secret_hash=hash_secret(secret.strip()), revoked_at__isnull=True
-            )
-            .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-            .values_list("id", "name", "admin")
-            .first()
-        )
-        if token is None:
+        # URLs that name a storage learn the token's grant and the storage's serving
+        # version in the same query (the records API reads it: storage.runtime).
+        storage_name = (request.parser_context or {}).get("kwargs", {}).get("name")
+        row = token_lookup(secret_hash=hash_secret(secret.strip()), storage_name=storage_name)
+        if row is None:
             raise exceptions.AuthenticationFailed("The token is invalid, expired or revoked.")
-        return Principal(token_id=token[0], name=token[1], admin=token[2]), None
+        principal = Principal(token_id=row.id, name=row.name, admin=row.admin)
+        if storage_name is not None:
+            principal._access[storage_name] = row.access or frozenset()
+            principal.storages[storage_name] = row.storage
+        return principal, None
 
     def authenticate_header(self, request: Request) -> str:
         return f'{self.keyword} realm="datastorage"'

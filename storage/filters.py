@@ -11,10 +11,12 @@ from typing import Any
 import django_filters as df
 from django import forms
 from django.db import connection, models
+from rest_framework import serializers
 
 from core.errors import ValidationFailed
+from core.json import loads
 from factory.schema.definition import SYSTEM_FIELDS
-from factory.schema.fields import INT64_MAX, INT64_MIN
+from factory.schema.fields import INT64_MAX, INT64_MIN, BoundedJSONField
 from factory.schema.types import FIELD_TYPES
 
 RESERVED_PARAMETERS = frozenset({"limit", "cursor", "ordering", "fields", "count", "format"})
@@ -37,11 +39,27 @@ class StrictTextFilter(df.CharFilter):
         return qs.filter(**{f"{self.field_name}__{self.lookup_expr}": value})
 
 
+class JSONQueryField(forms.JSONField):
+    """A JSON value from the query string, held to the rules of a json field's values (depth,
+    no NUL) before it reaches a query; Django's own would recurse without bound and pass
+    NaN or NUL on to the database."""
+
+    def to_python(self, value: Any) -> Any:
+        if value in self.empty_values:
+            return None
+        try:
+            return BoundedJSONField().to_internal_value(loads(value))
+        except ValueError:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
+        except serializers.ValidationError as exc:
+            raise forms.ValidationError([str(message) for message in exc.detail]) from None
+
+
 class JSONContainsFilter(df.Filter):
     """JSON containment (`@>`). Applied for every parsed value, `{}` included (django-filter
     would skip it as "empty"); refused where the database has no containment operator."""
 
-    field_class = forms.JSONField
+    field_class = JSONQueryField
 
     def filter(self, qs: models.QuerySet, value: Any) -> models.QuerySet:
         if value is None:
@@ -85,26 +103,6 @@ class BooleanInFilter(df.BaseInFilter, df.TypedChoiceFilter):
     pass
 
 
-class RecordFilterSet(df.FilterSet):
-    """Applies only the filters the request names; an empty value is an error, except for
-    text, where `name=` means the empty string."""
-
-    def filter_queryset(self, queryset: models.QuerySet) -> models.QuerySet:
-        empty = [
-            name
-            for name, value in self.form.cleaned_data.items()
-            if name in self.data
-            and value in (None, "", [], ())
-            and not isinstance(self.filters[name], StrictTextFilter)
-        ]
-        if empty:
-            raise ValidationFailed({name: ["A value is required."] for name in empty})
-        for name, value in self.form.cleaned_data.items():
-            if name in self.data:
-                queryset = self.filters[name].filter(queryset, value)
-        return queryset
-
-
 def _integer(**kw: Any) -> df.Filter:
     # An IntegerField, not NumberFilter's DecimalField: "3.5" must be refused, not cut to 3.
     instance = df.NumberFilter(min_value=INT64_MIN, max_value=INT64_MAX, **kw)
@@ -135,7 +133,8 @@ _SCALAR = {
     "uuid": _scalar(df.UUIDFilter),
 }
 _IN = {
-    "integer": IntegerInFilter,
+    # Bounded like `=`: a value beyond bigint overflows the query (SQLite refuses it).
+    "integer": lambda **kw: IntegerInFilter(min_value=INT64_MIN, max_value=INT64_MAX, **kw),
     "float": FloatInFilter,
     "decimal": DecimalInFilter,
     "text": TextInFilter,
@@ -172,7 +171,67 @@ def _parameter(field: str, lookup: str) -> str:
     return field if lookup == "exact" else f"{field}__{lookup}"
 
 
-def build_filterset(model: type[models.Model], definition: dict[str, Any]) -> type[RecordFilterSet]:
+class RecordFilters:
+    """The filters of one storage version by parameter name, applied without a FilterSet.
+
+    The Filter objects and their form fields are django-filter's, built once per version;
+    a request only cleans the values it names and applies those filters. (A FilterSet per
+    request deep-copies and labels every filter of the storage: most of a list's cost.)
+    """
+
+    def __init__(self, model: type[models.Model], filters: dict[str, df.Filter]) -> None:
+        for parameter in filters.values():
+            parameter.model = model
+            parameter.field  # noqa: B018 - built now, then only read, by any thread
+        self.filters = filters
+
+    def apply(self, queryset: models.QuerySet, params: Any) -> models.QuerySet:
+        """Raises ValidationFailed naming each unknown, repeated or invalid parameter."""
+        self.check_parameters(params)
+        values, errors = {}, {}
+        for name in params:
+            parameter = self.filters.get(name)
+            if parameter is None:
+                continue  # reserved: limit, cursor, ordering...
+            try:
+                values[name] = self._clean(name, parameter, params)
+            except forms.ValidationError as exc:
+                errors[name] = list(exc.messages)
+        if errors:
+            raise ValidationFailed(errors)
+        for name, value in values.items():
+            queryset = self.filters[name].filter(queryset, value)
+        return queryset
+
+    @staticmethod
+    def _clean(name: str, parameter: df.Filter, params: Any) -> Any:
+        field = parameter.field
+        value = field.clean(field.widget.value_from_datadict(params, {}, name))
+        # Empty means nothing to a number or a date: refuse it rather than ignore the
+        # filter. For text, `name=` is a real value: the empty string.
+        if value in (None, "", [], ()) and not isinstance(parameter, StrictTextFilter):
+            raise forms.ValidationError("A value is required.")
+        return value
+
+    def check_parameters(self, params: Any) -> None:
+        """Refuse any query parameter that is neither a filter nor a reserved one."""
+        unknown = [p for p in params if p not in self.filters and p not in RESERVED_PARAMETERS]
+        if unknown:
+            raise ValidationFailed(
+                {name: ["Unknown filter or parameter for this storage."] for name in unknown},
+                "Unknown query parameters: " + ", ".join(sorted(unknown)),
+            )
+        repeated = [p for p in params if len(params.getlist(p)) > 1]
+        if repeated:
+            raise ValidationFailed(
+                {
+                    name: ["Give this parameter once (use __in for several values)."]
+                    for name in repeated
+                }
+            )
+
+
+def build_filters(model: type[models.Model], definition: dict[str, Any]) -> RecordFilters:
     filters: dict[str, df.Filter] = {}
     pk = definition["primary_key"]
     pk_type = _KEY_TYPES[pk["type"]]
@@ -187,31 +246,4 @@ def build_filterset(model: type[models.Model], definition: dict[str, Any]) -> ty
     for name in ("_created_at", "_updated_at"):
         for lookup in ("gt", "gte", "lt", "lte"):
             filters[_parameter(name, lookup)] = _filter(SYSTEM_FIELDS[name], name, lookup)
-    meta = type("Meta", (), {"model": model, "fields": []})
-    return type(f"{model.__name__}FilterSet", (RecordFilterSet,), {**filters, "Meta": meta})
-
-
-def check_parameters(params: Any, filterset_class: type[df.FilterSet]) -> None:
-    """Refuse any query parameter that is neither a filter nor a reserved one."""
-    allowed = filterset_class.base_filters
-    unknown = [p for p in params if p not in allowed and p not in RESERVED_PARAMETERS]
-    if unknown:
-        raise ValidationFailed(
-            {name: ["Unknown filter or parameter for this storage."] for name in unknown},
-            "Unknown query parameters: " + ", ".join(sorted(unknown)),
-        )
-    repeated = [p for p in params if len(params.getlist(p)) > 1]
-    if repeated:
-        raise ValidationFailed(
-            {name: ["Give this parameter once (use __in for several values)."] for name in repeated}
-        )
-
-
-def apply_filters(
-    queryset: models.QuerySet, params: Any, filterset_class: type[df.FilterSet]
-) -> models.QuerySet:
-    check_parameters(params, filterset_class)
-    filterset = filterset_class(data=params, queryset=queryset)
-    if not filterset.is_valid():
-        raise ValidationFailed({k: list(v) for k, v in filterset.errors.items()})
-    return filterset.qs
+    return RecordFilters(model, filters)

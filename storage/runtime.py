@@ -12,16 +12,17 @@ import datetime
 from dataclasses import dataclass, field
 from typing import Any
 
-import django_filters as df
 from django.conf import settings
 from django.db import models
 
+from access.selectors import StorageRow
 from core.errors import NotReady, StorageNotFound
 from core.lru import LRUCache
 from factory.models import StorageDefinition, StorageVersion
 from factory.schema.builder import build_model
 from factory.schema.definition import SYSTEM_FIELDS
-from storage.filters import build_filterset
+from factory.schema.statements import KeyedSelect, keyed_select
+from storage.filters import RecordFilters, build_filters
 from storage.serializers import RecordValidator, converters
 
 
@@ -35,8 +36,9 @@ class RecordRuntime:
     model: type[models.Model]
     validator: RecordValidator
     converters: list[tuple[str, Any]]
-    filterset: type[df.FilterSet]
+    filters: RecordFilters
     key_name: str
+    select_by_key: KeyedSelect
     orderable: frozenset[str] = field(default_factory=frozenset)
     field_names: frozenset[str] = field(default_factory=frozenset)
 
@@ -44,25 +46,34 @@ class RecordRuntime:
 _runtimes: LRUCache[RecordRuntime] = LRUCache(lambda: settings.MODEL_CACHE_SIZE)
 
 
-def runtime_for(name: str) -> RecordRuntime:
-    """The runtime of the version a storage serves now. Raises StorageNotFound, NotReady."""
-    row = (
+def runtime_for(name: str, principal: Any = None) -> RecordRuntime:
+    """The runtime of the version a storage serves now. Raises StorageNotFound, NotReady.
+
+    The storage row usually came with the token (access.selectors.token_lookup, same
+    request, same query); otherwise it is read here.
+    """
+    known = getattr(principal, "storages", {})
+    row = known[name] if name in known else storage_row(name)
+    if row is None:
+        raise StorageNotFound(f"No storage named '{name}'.")
+    if row.serving_version is None:
+        raise NotReady(
+            f"Storage '{name}' has no table yet (status: {row.status}).",
+            retry_after=5,
+            storage_status=row.status,
+        )
+    return _runtimes.get_or_create(
+        (row.id, row.serving_version), lambda: compile_runtime(row.id, row.serving_version)
+    )
+
+
+def storage_row(name: str) -> StorageRow | None:
+    found = (
         StorageDefinition.objects.filter(name=name)
         .values_list("id", "serving_version", "status")
         .first()
     )
-    if row is None:
-        raise StorageNotFound(f"No storage named '{name}'.")
-    storage_id, serving_version, status = row
-    if serving_version is None:
-        raise NotReady(
-            f"Storage '{name}' has no table yet (status: {status}).",
-            retry_after=5,
-            storage_status=status,
-        )
-    return _runtimes.get_or_create(
-        (storage_id, serving_version), lambda: compile_runtime(storage_id, serving_version)
-    )
+    return StorageRow(*found) if found else None
 
 
 def compile_runtime(storage_id: int, number: int) -> RecordRuntime:
@@ -83,8 +94,9 @@ def compile_runtime(storage_id: int, number: int) -> RecordRuntime:
         model=model,
         validator=RecordValidator(definition),
         converters=converters(definition),
-        filterset=build_filterset(model, definition),
+        filters=build_filters(model, definition),
         key_name=key_name,
+        select_by_key=keyed_select(model),
         orderable=frozenset(orderable | {key_name} | set(SYSTEM_FIELDS)),
         field_names=frozenset(fields | {key_name}),
     )

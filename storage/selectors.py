@@ -12,7 +12,6 @@ from django.db import connection
 from django.db.models import QuerySet
 
 from core.errors import RecordNotFound, ValidationFailed
-from storage.filters import apply_filters
 from storage.pagination import Page, decode_cursor, keyset_page, order_by_for, parse_ordering
 from storage.runtime import RecordRuntime
 
@@ -28,7 +27,7 @@ class RecordList:
 
 
 def record_get(*, runtime: RecordRuntime, key: Any) -> Any:
-    row = runtime.model.objects.filter(pk=key).first() if key is not None else None
+    row = runtime.select_by_key.fetch(key) if key is not None else None
     if row is None:
         raise RecordNotFound(f"No record with {runtime.key_name}={key} in '{runtime.name}'.")
     return row
@@ -36,7 +35,7 @@ def record_get(*, runtime: RecordRuntime, key: Any) -> Any:
 
 def record_list(*, runtime: RecordRuntime, params: Any) -> RecordList:
     """Raises ValidationFailed for any parameter that does not fit this storage."""
-    queryset = apply_filters(runtime.model.objects.all(), params, runtime.filterset)
+    queryset = runtime.filters.apply(runtime.model.objects.all(), params)
     ordering = parse_ordering(params.get("ordering"), runtime.key_name, set(runtime.orderable))
     raw_cursor = params.get("cursor")
     cursor = decode_cursor(raw_cursor, ordering, runtime.model) if raw_cursor else None
@@ -59,7 +58,7 @@ def record_list(*, runtime: RecordRuntime, params: Any) -> RecordList:
 def record_export(*, runtime: RecordRuntime, params: Any) -> tuple[Iterator[Any], list]:
     """Every matching record, in order, read in chunks (server-side cursor on PostgreSQL):
     memory stays flat whatever the size. `limit`, `cursor` and `count` do not apply."""
-    queryset = apply_filters(runtime.model.objects.all(), params, runtime.filterset)
+    queryset = runtime.filters.apply(runtime.model.objects.all(), params)
     ordering = parse_ordering(params.get("ordering"), runtime.key_name, set(runtime.orderable))
     pairs = _projection(runtime, params.get("fields"))
     queryset = queryset.only(*(name for name, _ in pairs)).order_by(

@@ -6,12 +6,13 @@ version check and the write cannot be separated by another writer.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from functools import reduce
 from operator import or_
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -38,11 +39,18 @@ def record_create(*, runtime: RecordRuntime, data: Any) -> Any:
     now = timezone.now()
     row = runtime.model(**values, _version=1, _created_at=now, _updated_at=now)
     try:
-        with transaction.atomic():
+        with _savepoint_if_in_transaction():
             row.save(force_insert=True)
     except IntegrityError as exc:
         raise unique_violation(runtime, exc) from exc
     return row
+
+
+def _savepoint_if_in_transaction() -> Any:
+    """A single INSERT is atomic by itself: in autocommit it needs no BEGIN/COMMIT round
+    trips. Inside a transaction (an Idempotency-Key, a test) a savepoint keeps a refused
+    insert from aborting the whole transaction."""
+    return transaction.atomic() if connection.in_atomic_block else nullcontext()
 
 
 def record_bulk_create(*, runtime: RecordRuntime, items: list[Any]) -> list[Any]:
@@ -89,7 +97,7 @@ def record_update(
         raise unique_violation(runtime, exc) from exc
     if not updated:
         _raise_lost_race(runtime, key)
-    return runtime.model.objects.get(pk=key)
+    return runtime.select_by_key.fetch(key)
 
 
 def record_delete(*, runtime: RecordRuntime, key: Any, if_match: str | None) -> None:

@@ -200,3 +200,13 @@ def test_fields_named_like_builder_internals_read_back_their_own_values(api_clie
     assert page["results"] == [
         {"id": created["id"], "definition": "mine", "storage_id": 42, "_version": 1}
     ]
+
+
+def test_get_by_key_costs_two_queries(api_client, add_dog, django_assert_num_queries):
+    dog = add_dog()
+
+    # The token with the storage's serving version and grant, then the row.
+    with django_assert_num_queries(2):
+        response = api_client.get(f"/api/v1/storage/dogs/{dog['id']}/")
+
+    assert response.json() == dog
