@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -9,6 +10,8 @@ from typing import Any
 from factory.schema.source import parse_pointer
 
 MISSING = object()
+# RFC 6901 array indexes: ASCII digits, no leading zero (str.isdigit() also takes "²").
+_ARRAY_INDEX = re.compile(r"0|[1-9][0-9]*")
 Predicate = Callable[[Any], bool]
 
 
@@ -17,7 +20,7 @@ def resolve(document: Any, tokens: tuple[str, ...]) -> Any:
     for token in tokens:
         if isinstance(document, dict):
             document = document.get(token, MISSING)
-        elif isinstance(document, list) and token.isdigit() and (token == "0" or token[0] != "0"):
+        elif isinstance(document, list) and _ARRAY_INDEX.fullmatch(token):
             index = int(token)
             document = document[index] if index < len(document) else MISSING
         else:
@@ -28,9 +31,13 @@ def resolve(document: Any, tokens: tuple[str, ...]) -> Any:
 
 
 def _same(a: Any, b: Any) -> bool:
-    # JSON equality: true is not 1, 1 is 1.0.
+    # JSON equality: true is not 1, 1 is 1.0 -- at every depth (Python has [1] == [True]).
     if isinstance(a, bool) or isinstance(b, bool):
         return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[key], b[key]) for key in a)
     return a == b
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
+from rest_framework.exceptions import ParseError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -21,7 +24,13 @@ class IngestView(APIView):
 
     @extend_schema(request=OpenApiTypes.ANY, responses={200: OpenApiTypes.OBJECT})
     def post(self, request: Request) -> Response:
+        if request.stream is None:
+            # DRF would hand over {} for an empty body: one phantom event, silently unmatched.
+            raise ParseError(
+                "The request body is empty; send an event, a JSON array of events or NDJSON."
+            )
         data = request.data
-        events = data if isinstance(data, list) else [data] if isinstance(data, dict) else data
+        # A list or an NDJSON stream holds many events; anything else (a scalar too) is one.
+        events = data if isinstance(data, list | Iterator) else [data]
         report = ingest_events(principal=request.user, events=events)
         return Response(report.as_dict())

@@ -13,6 +13,7 @@ ingest app evaluates it.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 SOURCE_KEYS = frozenset({"match", "map"})
@@ -20,6 +21,8 @@ COMBINATORS = ("all", "any", "not")
 COMPARISONS = ("equals", "in", "exists", "gt", "gte", "lt", "lte")
 MAX_DEPTH = 16
 MAX_CONDITIONS = 200
+# RFC 6901: '~' is only ever the start of ~0 or ~1.
+_BAD_ESCAPE = re.compile(r"~(?![01])")
 
 
 class PointerError(ValueError):
@@ -34,11 +37,9 @@ def parse_pointer(pointer: Any) -> tuple[str, ...]:
         return ()
     if not pointer.startswith("/"):
         raise PointerError("a JSON Pointer starts with '/'")
+    if _BAD_ESCAPE.search(pointer):
+        raise PointerError("'~' must be escaped as ~0 ('~') or ~1 ('/')")
     tokens = pointer[1:].split("/")
-    for token in tokens:
-        rest = token.replace("~0", "").replace("~1", "")
-        if "~" in rest:
-            raise PointerError("'~' must be escaped as ~0 ('~') or ~1 ('/')")
     return tuple(token.replace("~1", "/").replace("~0", "~") for token in tokens)
 
 

@@ -18,7 +18,10 @@ BATCH = 5000
 
 
 class Command(BaseCommand):
-    help = "Import records from FILE (.ndjson/.jsonl or .csv) into STORAGE."
+    help = (
+        "Import records from FILE (.ndjson/.jsonl or .csv) into STORAGE. System fields (and a "
+        "serial key) are ignored, so a file from export_records imports as it is."
+    )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("storage")
@@ -35,9 +38,17 @@ class Command(BaseCommand):
             kind = file_format(file)
         except (DomainError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
+        if not file.is_file():
+            raise CommandError(f"No such file: {file}")
         rejects = rejects or file.with_name(file.name + ".rejects.ndjson")
         types = {spec["name"]: spec["type"] for spec in runtime.definition["fields"]}
         lines = read_lines(file) if kind == "ndjson" else read_csv(file, types)
+        # A file from export_records carries what the server sets: the system fields, and
+        # for a serial key the key itself. They are dropped, so exports import as they are.
+        dropped = {"_version", "_created_at", "_updated_at"}
+        if runtime.definition["primary_key"]["type"] == "serial":
+            dropped.add(runtime.key_name)
+        lines = ((number, _without(item, dropped)) for number, item in lines)
         written, rejected = 0, 0
         with rejects.open("w") as out, tqdm(unit=" rows", desc=storage, file=self.stderr) as bar:
             batch: list[tuple[int, Any]] = []
@@ -52,6 +63,12 @@ class Command(BaseCommand):
             written, rejected = written + w, rejected + r
             bar.update(len(batch))
         self.stdout.write(f"{written} written, {rejected} rejected (see {rejects})")
+
+
+def _without(item: Any, dropped: set[str]) -> Any:
+    if isinstance(item, dict):
+        return {key: value for key, value in item.items() if key not in dropped}
+    return item
 
 
 def _flush(runtime: Any, batch: list[tuple[int, Any]], out: Any) -> tuple[int, int]:
