@@ -8,7 +8,7 @@ PORT ?= 8000
 WEB_CONCURRENCY ?= 4
 export HOST PORT WEB_CONCURRENCY
 
-.PHONY: run serve test test-postgres test-sqlite lint format install bench clean
+.PHONY: run serve test test-postgres test-sqlite lint format install docs bench bench-schema bench-ingest clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,8 +52,18 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+## docs: regenerate docs/api-reference.md from the OpenAPI document (a test checks it)
+docs: install
+	$(BIN)/python scripts/api_reference.py docs/api-reference.md
+
 bench: install
 	$(BIN)/python scripts/with_postgres.py -- $(BIN)/python bench/run.py
 
+bench-schema: install
+	$(BIN)/python scripts/with_postgres.py -- $(BIN)/python bench/schema_change.py
+
+bench-ingest: install
+	$(BIN)/python scripts/with_postgres.py -- $(BIN)/python bench/ingest.py
+
 clean:
-	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache .hypothesis .schemathesis

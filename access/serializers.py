@@ -6,7 +6,18 @@ from access.models import ApiToken
 from access.services import ACCESS_KINDS
 
 
-class GrantSerializer(serializers.Serializer):
+class _NoUnknownKeys:
+    """Refuse keys the serializer does not know (a misspelt key must not be ignored)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({key: ["Unknown key."] for key in unknown})
+        return super().to_internal_value(data)
+
+
+class GrantSerializer(_NoUnknownKeys, serializers.Serializer):
     storage = serializers.CharField(max_length=50)
     access = serializers.ListField(
         child=serializers.ChoiceField(choices=ACCESS_KINDS), min_length=1, max_length=3
@@ -16,21 +27,11 @@ class GrantSerializer(serializers.Serializer):
         return {"storage": grant.storage.name, "access": grant.access}
 
 
-class TokenInputSerializer(serializers.Serializer):
+class TokenInputSerializer(_NoUnknownKeys, serializers.Serializer):
     name = serializers.CharField(max_length=100)
     admin = serializers.BooleanField(default=False)
     grants = GrantSerializer(many=True, default=list)
     expires_at = serializers.DateTimeField(allow_null=True, default=None)
-
-    def validate(self, attrs):
-        unknown = (
-            set(self.initial_data) - set(self.fields)
-            if isinstance(self.initial_data, dict)
-            else set()
-        )
-        if unknown:
-            raise serializers.ValidationError({key: ["Unknown key."] for key in sorted(unknown)})
-        return attrs
 
 
 class TokenSerializer(serializers.ModelSerializer):

@@ -9,7 +9,10 @@ import re
 
 from core.errors import PreconditionFailed, PreconditionRequired, ValidationFailed
 
-_TAG_RE = re.compile(r'^(?:W/)?(?:"(\d{1,19})"|(\d{1,19}))$')
+# ASCII digits only (`\d` would take any script's digits), at most 2^63-1: a version is a
+# bigint, and a larger number in a query overflows it (SQLite refuses it outright).
+_TAG_RE = re.compile(r'(?:W/)?(?:"([0-9]{1,19})"|([0-9]{1,19}))')
+_MAX_VERSION = 2**63 - 1
 ANY = -1
 
 
@@ -26,8 +29,8 @@ def parse_tags(header: str | None, *, header_name: str = "If-Match") -> set[int]
         if part == "*":
             tags.add(ANY)
             continue
-        match = _TAG_RE.match(part)
-        if not match:
+        match = _TAG_RE.fullmatch(part)
+        if not match or int(match.group(1) or match.group(2)) > _MAX_VERSION:
             raise ValidationFailed(
                 {header_name: [f'{part!r} is not a version tag; send the ETag, e.g. "3".']},
                 f"The {header_name} header is malformed.",

@@ -68,6 +68,13 @@ class UniqueViolation(Conflict):
     title = "Unique constraint violated"
 
 
+class IdempotencyKeyReused(Conflict):
+    """An Idempotency-Key already guards another request (other method, path or body)."""
+
+    code = "idempotency-key-reused"
+    title = "Idempotency key reused"
+
+
 class NotReady(Conflict):
     """The target exists but cannot serve yet (no table, migration running...)."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import time
@@ -10,6 +11,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
+from django.core.handlers.wsgi import LimitedStream
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 
@@ -20,6 +22,7 @@ logger = logging.getLogger("datastorage.request")
 error_logger = logging.getLogger("datastorage.errors")
 
 # A client-sent id is echoed only when it is short and printable (it goes into our logs).
+# Used with fullmatch: `$` alone would let a trailing newline into a response header.
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
@@ -30,9 +33,11 @@ class RequestLogMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
         incoming = request.META.get("HTTP_X_REQUEST_ID", "")
-        request_id = incoming if _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+        request_id = incoming if _REQUEST_ID_RE.fullmatch(incoming) else uuid.uuid4().hex
         request.request_id = request_id  # type: ignore[attr-defined]
-        response = self._too_large(request) or self.get_response(request)
+        response = (
+            self._nul_in_path(request) or self._too_large(request) or self.get_response(request)
+        )
         response["X-Request-ID"] = request_id
         logger.info(
             "%s %s %s",
@@ -49,7 +54,21 @@ class RequestLogMiddleware:
         )
         return response
 
+    def _nul_in_path(self, request: HttpRequest) -> HttpResponse | None:
+        # No storage name or record key can hold NUL (PostgreSQL text cannot): nothing lives
+        # at such a path, and the value must not reach a query, where it is a database error.
+        if "\x00" not in request.path:
+            return None
+        return problem_response(
+            status=404,
+            code="not-found",
+            title="Not found",
+            detail="No resource has a NUL character in its path.",
+        )
+
     def _too_large(self, request: HttpRequest) -> HttpResponse | None:
+        if not request.META.get("CONTENT_LENGTH"):
+            return self._read_unsized_body(request)
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
@@ -63,12 +82,24 @@ class RequestLogMiddleware:
         # NDJSON is streamed event by event (each line capped); its total is not held.
         streamed = request.META.get("CONTENT_TYPE", "").startswith("application/x-ndjson")
         if length > limit and not streamed:
-            return problem_response(
-                status=413,
-                code="payload-too-large",
-                title="Payload too large",
-                detail=f"The request body exceeds the limit of {limit} bytes.",
-            )
+            return _payload_too_large(limit)
+        return None
+
+    def _read_unsized_body(self, request: HttpRequest) -> HttpResponse | None:
+        """A body sent without Content-Length (chunked): Django reads none of it, so the view
+        would see no body at all. When the server marks its input as terminated (gunicorn
+        does: `wsgi.input_terminated`), read it here, refusing more than the limit."""
+        meta = request.META
+        if not (meta.get("wsgi.input_terminated") and meta.get("HTTP_TRANSFER_ENCODING")):
+            return None
+        if meta.get("CONTENT_TYPE", "").startswith("application/x-ndjson"):
+            return None  # streamed line by line, never held whole (see ingest.parsers)
+        limit = settings.MAX_REQUEST_BYTES
+        body = meta["wsgi.input"].read(limit + 1)
+        if len(body) > limit:
+            return _payload_too_large(limit)
+        request._stream = LimitedStream(io.BytesIO(body), len(body))  # type: ignore[attr-defined]
+        meta["CONTENT_LENGTH"] = str(len(body))
         return None
 
     def process_exception(self, request: HttpRequest, exc: Exception) -> HttpResponse | None:
@@ -89,3 +120,12 @@ class RequestLogMiddleware:
             "unhandled exception", extra={"request_id": request_id, "path": request.path}
         )
         return server_error(request)
+
+
+def _payload_too_large(limit: int) -> HttpResponse:
+    return problem_response(
+        status=413,
+        code="payload-too-large",
+        title="Payload too large",
+        detail=f"The request body exceeds the limit of {limit} bytes.",
+    )

@@ -34,7 +34,10 @@ class HealthView(APIView):
     authentication_classes: list = []
     permission_classes: list = []
 
-    @extend_schema(responses={200: _HealthSerializer, 503: _HealthSerializer})
+    @extend_schema(
+        summary="Readiness (checks the database)",
+        responses={200: _HealthSerializer, 503: _HealthSerializer},
+    )
     def get(self, request: Request) -> Response:
         if database_is_reachable():
             return Response({"status": "ok", "database": "ok"})
@@ -51,7 +54,10 @@ class LivenessView(APIView):
     authentication_classes: list = []
     permission_classes: list = []
 
-    @extend_schema(responses={200: inline_serializer("Live", {"status": serializers.CharField()})})
+    @extend_schema(
+        summary="Liveness (never touches the database)",
+        responses={200: inline_serializer("Live", {"status": serializers.CharField()})},
+    )
     def get(self, request: Request) -> Response:
         return Response({"status": "ok"})
 

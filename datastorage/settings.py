@@ -108,6 +108,9 @@ DB_POOL_MAX = env_int("DB_POOL_MAX", 10)
 # How long a request may wait for a pooled connection before it is answered 503.
 DB_POOL_TIMEOUT = env_int("DB_POOL_TIMEOUT", 5)
 DB_CONNECT_TIMEOUT = env_int("DB_CONNECT_TIMEOUT", 5)
+# How long the pool retries a lost connection in the background before leaving the next
+# attempt to the next request that needs one.
+DB_POOL_RECONNECT_TIMEOUT = env_int("DB_POOL_RECONNECT_TIMEOUT", 5)
 # Statement timeout for API requests, in milliseconds (0 disables it).
 DB_STATEMENT_TIMEOUT_MS = env_int("DB_STATEMENT_TIMEOUT_MS", 30_000)
 
@@ -119,7 +122,15 @@ if DATABASE_URL:
             "min_size": DB_POOL_MIN,
             "max_size": DB_POOL_MAX,
             "timeout": DB_POOL_TIMEOUT,
+            # psycopg's pool retries a lost connection in the background with a doubling
+            # delay, for 5 minutes by default, and meanwhile no request starts an attempt
+            # of its own: after an outage it came back up to minutes late. Giving up early
+            # lets the next request that needs a connection try again at once.
+            "reconnect_timeout": DB_POOL_RECONNECT_TIMEOUT,
         }
+        # The pool checks a connection before handing it out (one empty round trip), so
+        # that connections killed by a database restart are replaced, not served.
+        _db["CONN_HEALTH_CHECKS"] = True
         _db["OPTIONS"]["connect_timeout"] = DB_CONNECT_TIMEOUT
         if DB_STATEMENT_TIMEOUT_MS:
             _db["OPTIONS"]["options"] = f"-c statement_timeout={DB_STATEMENT_TIMEOUT_MS}"
@@ -220,9 +231,24 @@ REST_FRAMEWORK = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "datastorage API",
-    "DESCRIPTION": "Typed storages over PostgreSQL, declared over the API.",
+    "DESCRIPTION": (
+        "Typed storages over PostgreSQL, declared over the API: each storage is a real table, "
+        "with a generic records API under `/api/v1/storage/{name}/`.\n\n"
+        "**Authentication:** `Authorization: Bearer <token>` (`make run` saves the first admin "
+        "token in `var/admin.token`). **Errors:** always RFC 9457 problem details "
+        "(`application/problem+json`, schema `Problem`). **Records:** here a record is any "
+        "object; each storage's exact contract (fields, types, filters) is an OpenAPI document "
+        "of its own at `GET /api/v1/factory/storage/{name}/schema/`."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Tags and operation ids from the path after it: `storage`, `factory`, `auth`, ...
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        # Problem details on every operation, by what it declares (one place, not per view).
+        "core.openapi.problem_responses",
+    ],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -242,12 +268,15 @@ LOGGING = {
             "class": "logging.StreamHandler",
             "formatter": "json",
             "stream": "ext://sys.stdout",
-        }
+        },
+        # A logger without any handler falls back to logging.lastResort (plain text on
+        # stderr, every 5xx): silencing needs a handler that drops records.
+        "null": {"class": "logging.NullHandler"},
     },
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
     "loggers": {
         # Our request log replaces Django's: one line per request, not two.
-        "django.request": {"handlers": [], "level": "ERROR", "propagate": False},
-        "django.server": {"handlers": [], "level": "ERROR", "propagate": False},
+        "django.request": {"handlers": ["null"], "level": "ERROR", "propagate": False},
+        "django.server": {"handlers": ["null"], "level": "ERROR", "propagate": False},
     },
 }

@@ -49,6 +49,12 @@ class StorageDetailSerializer(StorageSummarySerializer):
     updated_at = serializers.DateTimeField()
 
 
+class StorageChangedSerializer(StorageDetailSerializer):
+    """The answer to a PUT that was applied: the new current definition and what changed."""
+
+    changes = serializers.ListField(child=serializers.DictField())
+
+
 class DefinitionInputSerializer(serializers.Serializer):
     """Documents the request body; validation proper is factory.schema.definition."""
 

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -13,11 +18,14 @@ from rest_framework.views import APIView
 
 from access.permissions import StorageAccess
 from core.conditional import etag
+from core.openapi import also_answers, if_match
 from factory import selectors
+from factory.models import StorageDefinition
 from factory.serializers import (
     ChangeVerdictSerializer,
     DefinitionInputSerializer,
     ReadyStatusSerializer,
+    StorageChangedSerializer,
     StorageDetailSerializer,
     StorageSummarySerializer,
     VersionDetailSerializer,
@@ -26,6 +34,18 @@ from factory.serializers import (
 from factory.services.storages import storage_create, storage_delete
 from factory.services.versions import VersionOutcome, version_declare, version_retry
 from storage.contract import storage_contract
+
+_CONTRACT = (
+    "An OpenAPI 3.0 document of this storage's records API, generated from the definition "
+    "it serves: every field with its type, constraints and nullability, and every filter "
+    "it accepts. Feed it to a client generator; it changes with each version (`ETag`)."
+)
+# A PUT answers 200 with the new definition or, with ?dry_run=true, with the verdict.
+_UPDATE_RESULT = PolymorphicProxySerializer(
+    component_name="StorageUpdateResult",
+    serializers=[StorageChangedSerializer, ChangeVerdictSerializer],
+    resource_type_field_name=None,
+)
 
 
 class StorageViewSet(viewsets.GenericViewSet):
@@ -37,12 +57,20 @@ class StorageViewSet(viewsets.GenericViewSet):
     lookup_value_regex = "[^/]+"
     serializer_class = StorageDetailSerializer
 
-    @extend_schema(responses=StorageSummarySerializer(many=True))
+    def get_object(self) -> StorageDefinition:
+        # DRF's OPTIONS answer asks for the object before describing PUT (a 500 without it).
+        return selectors.storage_get(name=self.kwargs["name"])
+
+    @extend_schema(summary="List storages", responses=StorageSummarySerializer(many=True))
     def list(self, request: Request) -> Response:
         page = self.paginate_queryset(selectors.storage_list(principal=request.user))
         return self.get_paginated_response(StorageSummarySerializer(page, many=True).data)
 
-    @extend_schema(request=DefinitionInputSerializer, responses={201: StorageDetailSerializer})
+    @extend_schema(
+        summary="Create a storage (and its table) from a definition",
+        request=DefinitionInputSerializer,
+        responses={201: StorageDetailSerializer},
+    )
     def create(self, request: Request) -> Response:
         storage = storage_create(data=request.data)
         body = selectors.storage_definition(storage=storage)
@@ -55,15 +83,21 @@ class StorageViewSet(viewsets.GenericViewSet):
             headers={"Location": location, "ETag": etag(storage.version)},
         )
 
+    @extend_schema(summary="Read a storage's current definition")
     def retrieve(self, request: Request, name: str) -> Response:
         storage = selectors.storage_get(name=name)
         body = selectors.storage_definition(storage=storage)
         return Response(StorageDetailSerializer(body).data, headers={"ETag": etag(storage.version)})
 
     @extend_schema(
+        summary="Change a definition: a new version (or, with dry_run, its verdict)",
         request=DefinitionInputSerializer,
-        parameters=[OpenApiParameter("dry_run", bool, description="Only report the verdict.")],
-        responses={200: StorageDetailSerializer, 202: StorageDetailSerializer},
+        parameters=[
+            OpenApiParameter("dry_run", bool, description="Only report the verdict."),
+            if_match("The definition's version as last read (its ETag); not for a dry run."),
+        ],
+        responses={200: _UPDATE_RESULT, 202: StorageChangedSerializer},
+        extensions=also_answers(428),
     )
     def update(self, request: Request, name: str) -> Response:
         dry_run = request.query_params.get("dry_run", "false").lower() in ("true", "1")
@@ -79,7 +113,10 @@ class StorageViewSet(viewsets.GenericViewSet):
         code = status.HTTP_202_ACCEPTED if outcome.needs_worker else status.HTTP_200_OK
         return Response(body, status=code, headers={"ETag": etag(outcome.storage.version)})
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        summary="The storage's own OpenAPI contract (exact fields and filters)",
+        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description=_CONTRACT)},
+    )
     @action(detail=True, methods=["get"], url_path="schema")
     def contract(self, request: Request, name: str) -> Response:
         """The OpenAPI contract of this storage's records API (its serving version)."""
@@ -94,7 +131,12 @@ class StorageViewSet(viewsets.GenericViewSet):
         )
         return Response(document, headers={"ETag": etag(version.number)})
 
-    @extend_schema(responses={204: None})
+    @extend_schema(
+        summary="Delete a storage, its table and its versions",
+        parameters=[if_match("The definition's current version (its ETag).")],
+        responses={204: None},
+        extensions=also_answers(428),
+    )
     def destroy(self, request: Request, name: str) -> Response:
         storage_delete(name=name, if_match=request.headers.get("If-Match"))
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -117,18 +159,23 @@ class VersionViewSet(viewsets.GenericViewSet):
     lookup_field = "number"
     lookup_value_regex = "[0-9]{1,9}"
 
-    @extend_schema(responses=VersionSummarySerializer(many=True))
+    @extend_schema(
+        summary="List a storage's versions", responses=VersionSummarySerializer(many=True)
+    )
     def list(self, request: Request, name: str) -> Response:
         storage = selectors.storage_get(name=name)
         page = self.paginate_queryset(selectors.version_list(storage=storage))
         return self.get_paginated_response(VersionSummarySerializer(page, many=True).data)
 
+    @extend_schema(summary="Read one version, with its full definition")
     def retrieve(self, request: Request, name: str, number: str) -> Response:
         storage = selectors.storage_get(name=name)
         version = selectors.version_get(storage=storage, number=int(number))
         return Response(VersionDetailSerializer(version).data)
 
-    @extend_schema(request=None, responses={202: VersionSummarySerializer})
+    @extend_schema(
+        summary="Retry a failed version", request=None, responses={202: VersionSummarySerializer}
+    )
     @action(detail=True, methods=["post"])
     def retry(self, request: Request, name: str, number: str) -> Response:
         version = version_retry(name=name, number=int(number))
@@ -139,6 +186,6 @@ class ReadyStatusView(APIView):
     permission_classes = [StorageAccess]
     storage_access = {"GET": "any", "HEAD": "any", "OPTIONS": "any"}
 
-    @extend_schema(responses=ReadyStatusSerializer)
+    @extend_schema(summary="Is the latest version served yet?", responses=ReadyStatusSerializer)
     def get(self, request: Request, name: str) -> Response:
         return Response(ReadyStatusSerializer(selectors.ready_status(name=name)).data)

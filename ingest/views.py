@@ -16,13 +16,56 @@ from core.parsers import JSONParser
 from ingest.parsers import NDJSONParser
 from ingest.services import ingest_events
 
+_COUNT = {"type": "integer"}
+_REPORT = {
+    "type": "object",
+    "description": "How many events came, how many matched no storage, and per storage how "
+    "many records were written and which events were rejected, with their errors.",
+    "properties": {
+        "events": _COUNT,
+        "unmatched": _COUNT,
+        "storages": {
+            "type": "object",
+            "additionalProperties": {
+                "type": "object",
+                "properties": {
+                    "written": _COUNT,
+                    "rejected": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "event": _COUNT,
+                                "errors": {
+                                    "type": "object",
+                                    "additionalProperties": {
+                                        "type": "array",
+                                        "items": {"type": "string"},
+                                    },
+                                },
+                            },
+                            "required": ["event", "errors"],
+                        },
+                    },
+                },
+                "required": ["written", "rejected"],
+            },
+        },
+    },
+    "required": ["events", "unmatched", "storages"],
+}
+
 
 class IngestView(APIView):
     # Any token may send events; each matched storage then needs `write` (services).
     permission_classes = [IsAuthenticatedToken]
     parser_classes = [JSONParser, NDJSONParser]
 
-    @extend_schema(request=OpenApiTypes.ANY, responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        summary="Send events: each is routed to the storages whose source matches it",
+        request=OpenApiTypes.ANY,
+        responses={200: _REPORT},
+    )
     def post(self, request: Request) -> Response:
         if request.stream is None:
             # DRF would hand over {} for an empty body: one phantom event, silently unmatched.

@@ -9,7 +9,7 @@ connections and trades durability for speed (fsync off): it is for tests and ben
 only. PostgreSQL refuses to run as root, so as root the server runs as the `postgres` user.
 
 The child sees DATABASE_URL plus DATASTORAGE_TEST_PG_* variables that let reliability
-tests stop and start the server (see core/testing/postgres.py).
+tests stop and start the server (see tests/reliability/support.py).
 """
 
 from __future__ import annotations

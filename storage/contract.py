@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.openapi import PROBLEM_SCHEMA, problem_response
 from factory.schema.definition import SYSTEM_FIELDS
+from factory.schema.fields import INT64_MAX, INT64_MIN
 from factory.schema.types import FIELD_TYPES
+from storage import export
 from storage.serializers import MAX_TEXT_KEY
 
 _FORMATS: dict[str, dict[str, Any]] = {
@@ -32,22 +35,40 @@ def value_schema(spec: dict[str, Any]) -> dict[str, Any]:
     if spec.get("max_length"):
         schema["maxLength"] = spec["max_length"]
     if spec["type"] in ("integer", "float"):
-        if spec.get("min") is not None:
-            schema["minimum"] = spec["min"]
-        if spec.get("max") is not None:
-            schema["maximum"] = spec["max"]
+        _bounds(schema, spec)
     if spec.get("choices"):
-        schema["enum"] = list(spec["choices"])
+        # OpenAPI 3.0: `nullable` does not widen an enum, so null is listed when allowed.
+        schema["enum"] = [*spec["choices"], *([None] if spec.get("nullable") else [])]
     if spec.get("nullable"):
         schema["nullable"] = True
     if "default" in spec:
         schema["default"] = spec["default"]
     if spec["type"] == "decimal":
-        schema["description"] = (
-            f"Decimal with at most {spec['max_digits']} digits, {spec['decimal_places']} "
-            "after the point; sent and returned as a string."
-        )
+        schema["description"] = _decimal_description(spec)
     return schema
+
+
+def _bounds(schema: dict[str, Any], spec: dict[str, Any]) -> None:
+    # Integers are 64-bit whatever the definition says: a client must not send more.
+    low, high = (INT64_MIN, INT64_MAX) if spec["type"] == "integer" else (None, None)
+    low = spec["min"] if spec.get("min") is not None else low
+    high = spec["max"] if spec.get("max") is not None else high
+    if low is not None:
+        schema["minimum"] = low
+    if high is not None:
+        schema["maximum"] = high
+
+
+def _decimal_description(spec: dict[str, Any]) -> str:
+    text = (
+        f"Decimal with at most {spec['max_digits']} digits, {spec['decimal_places']} after "
+        "the point; sent (as a string or a number) and returned as a string."
+    )
+    if spec.get("min") is not None:
+        text += f" At least {spec['min']}."
+    if spec.get("max") is not None:
+        text += f" At most {spec['max']}."
+    return text
 
 
 def _key_schema(primary_key: dict[str, str]) -> dict[str, Any]:
@@ -57,32 +78,66 @@ def _key_schema(primary_key: dict[str, str]) -> dict[str, Any]:
     return schema
 
 
+_SYSTEM = {
+    "_version": {"type": "integer", "format": "int64", "readOnly": True},
+    "_created_at": {"type": "string", "format": "date-time", "readOnly": True},
+    "_updated_at": {"type": "string", "format": "date-time", "readOnly": True},
+}
+
+
 def record_schemas(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
     pk = definition["primary_key"]
+    key = _key_schema(pk)
     fields = {spec["name"]: value_schema(spec) for spec in definition["fields"]}
-    system = {
-        "_version": {"type": "integer", "format": "int64", "readOnly": True},
-        "_created_at": {"type": "string", "format": "date-time", "readOnly": True},
-        "_updated_at": {"type": "string", "format": "date-time", "readOnly": True},
+    # Left out of a create or a replace, a field takes its default, else null: one that has
+    # neither, or is required, must be sent.
+    needed = [
+        s["name"]
+        for s in definition["fields"]
+        if s["required"] or (not s["nullable"] and "default" not in s)
+    ]
+    every = {pk["name"]: key, **fields, **_SYSTEM}
+    create_props, create_required = dict(fields), list(needed)
+    if pk["type"] != "serial":
+        create_props = {pk["name"]: key, **fields}
+        if pk["type"] in ("integer", "text"):
+            create_required.insert(0, pk["name"])
+    update_props = {
+        pk["name"]: {**key, "description": "Only its current value: a key never changes."},
+        **fields,
+        "_version": {
+            "type": "integer",
+            "format": "int64",
+            "description": "The version last read, instead of If-Match.",
+        },
     }
-    record = {
+    return {
+        "Record": _object(every, [*every]),
+        "ListedRecord": _object(
+            every,
+            [pk["name"], "_version"],
+            "A record in a list: every field, or only those named by `fields` (with the key "
+            "and `_version`).",
+        ),
+        "RecordCreate": _object(create_props, create_required),
+        "RecordReplace": _object(update_props, needed),
+        "RecordPatch": _object(update_props, []),
+    }
+
+
+def _object(
+    properties: dict[str, Any], required: list[str], description: str = ""
+) -> dict[str, Any]:
+    schema: dict[str, Any] = {
         "type": "object",
-        "properties": {pk["name"]: _key_schema(pk), **fields, **system},
-        "required": [pk["name"], *fields, *system],
+        "properties": properties,
         "additionalProperties": False,
     }
-    create_props = dict(fields)
-    create_required = [s["name"] for s in definition["fields"] if s["required"]]
-    if pk["type"] != "serial":
-        create_props[pk["name"]] = _key_schema(pk)
-        if pk["type"] in ("integer", "text"):
-            create_required.append(pk["name"])
-    create = {"type": "object", "properties": create_props, "additionalProperties": False}
-    if create_required:
-        create["required"] = create_required
-    update_props = {**fields, "_version": {"type": "integer", "format": "int64"}}
-    patch = {"type": "object", "properties": update_props, "additionalProperties": False}
-    return {"Record": record, "RecordCreate": create, "RecordPatch": patch}
+    if required:
+        schema["required"] = required
+    if description:
+        schema["description"] = description
+    return schema
 
 
 def filter_parameters(definition: dict[str, Any]) -> list[dict[str, Any]]:
@@ -105,15 +160,21 @@ def filter_parameters(definition: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _filter_param(field: str, lookup: str, base: dict[str, Any]) -> dict[str, Any]:
     name = field if lookup == "exact" else f"{field}__{lookup}"
+    parameter: dict[str, Any] = {"name": name, "in": "query", "required": False}
     if lookup == "isnull":
         schema: dict[str, Any] = {"type": "string", "enum": ["true", "false"]}
     elif lookup == "in":
-        schema = {"type": "string", "description": "comma-separated values"}
+        # Comma-separated values: OpenAPI's form style, not exploded (`age__in=1,2,3`).
+        schema = {"type": "array", "items": dict(base) or {"type": "string"}, "minItems": 1}
+        parameter.update(style="form", explode=False)
     elif lookup in ("has_key", "contains") and not base:
-        schema = {"type": "string", "description": "a key" if lookup == "has_key" else "JSON"}
+        schema = {"type": "string"}
+        parameter["description"] = (
+            "a top-level key" if lookup == "has_key" else "a JSON document (PostgreSQL only)"
+        )
     else:
         schema = dict(base) or {"type": "string"}
-    return {"name": name, "in": "query", "required": False, "schema": schema}
+    return {**parameter, "schema": schema}
 
 
 def _paging_parameters(definition: dict[str, Any]) -> list[dict[str, Any]]:
@@ -139,64 +200,138 @@ def _paging_parameters(definition: dict[str, Any]) -> list[dict[str, Any]]:
             "in": "query",
             "schema": {"type": "string", "enum": ["exact", "estimated"]},
         },
-    ]
-
-
-def _problem() -> dict[str, Any]:
-    return {
-        "type": "object",
-        "properties": {
-            "type": {"type": "string"},
-            "title": {"type": "string"},
-            "status": {"type": "integer"},
-            "detail": {"type": "string"},
-            "errors": {
-                "type": "object",
-                "additionalProperties": {"type": "array", "items": {"type": "string"}},
-            },
+        {
+            "name": "format",
+            "in": "query",
+            "schema": {"type": "string", "enum": list(export.FORMATS)},
+            "description": "stream every matching record (no pages) as NDJSON or CSV",
         },
-        "required": ["type", "title", "status", "detail"],
-    }
+    ]
 
 
 def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+def _many(name: str) -> dict[str, Any]:
+    return {"type": "array", "items": _ref(name)}
+
+
+def _json(schema: dict[str, Any], description: str, *, etag: bool = False) -> dict[str, Any]:
+    response = {"description": description, "content": {"application/json": {"schema": schema}}}
+    if etag:
+        response["headers"] = {"ETag": _ETAG}
+    return response
+
+
+def _body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
 
 
 def _errors(*codes: int) -> dict[str, Any]:
-    problem = {"content": {"application/problem+json": {"schema": _ref("Problem")}}}
-    return {str(code): {"description": "problem details", **problem} for code in codes}
+    """Problem responses: these, and what every request can answer."""
+    return {str(code): problem_response(code) for code in sorted({*codes, 401, 403, 429, 503})}
 
 
-def storage_contract(*, definition: dict[str, Any], version: int, base_path: str) -> dict:
-    """An OpenAPI 3.0 document for the records API of one storage version."""
-    name = definition["name"]
-    key = {
-        "name": "key",
-        "in": "path",
-        "required": True,
-        "schema": _key_schema(definition["primary_key"]),
-    }
-    if_match = {
-        "name": "If-Match",
-        "in": "header",
-        "schema": {"type": "string"},
-        "description": 'The record\'s version, e.g. "3"',
-    }
+_ETAG = {"description": 'The record\'s `_version`, e.g. "3"', "schema": {"type": "string"}}
+_IF_MATCH = {
+    "name": "If-Match",
+    "in": "header",
+    "schema": {"type": "string"},
+    "description": 'The record\'s version as last read (its ETag), e.g. "3"',
+}
+_IF_NONE_MATCH = {
+    "name": "If-None-Match",
+    "in": "header",
+    "schema": {"type": "string"},
+    "description": "The ETag last seen: 304 when the record has not changed",
+}
+_IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+    "description": "Repeated within 24 h by the same token, the request is applied once and "
+    "answers the first result",
+}
+
+
+def _collection(name: str, definition: dict[str, Any]) -> dict[str, Any]:
     page = {
         "type": "object",
         "properties": {
-            "results": {"type": "array", "items": _ref("Record")},
+            "results": _many("ListedRecord"),
             "next": {"type": "string", "nullable": True},
             "previous": {"type": "string", "nullable": True},
             "count": {"type": "integer"},
         },
         "required": ["results", "next", "previous"],
     }
+    listing = _json(page, "a page of records, or with `format` every matching record")
+    listing["content"].update(
+        {kind.split(";")[0]: {"schema": {"type": "string"}} for kind in export.FORMATS.values()}
+    )
+    created = {"oneOf": [_ref("Record"), _many("Record")]}
+    return {
+        "get": {
+            "operationId": f"list_{name}",
+            "parameters": [*_paging_parameters(definition), *filter_parameters(definition)],
+            "responses": {"200": listing, **_errors(400, 404, 409)},
+        },
+        "post": {
+            "operationId": f"create_{name}",
+            "parameters": [_IDEMPOTENCY_KEY],
+            "requestBody": _body({"oneOf": [_ref("RecordCreate"), _many("RecordCreate")]}),
+            "responses": {
+                "201": _json(created, "the record, or the records in order", etag=True),
+                **_errors(400, 404, 409, 413, 415),
+            },
+        },
+    }
+
+
+def _item(name: str, definition: dict[str, Any]) -> dict[str, Any]:
+    key = {
+        "name": "key",
+        "in": "path",
+        "required": True,
+        "schema": _key_schema(definition["primary_key"]),
+    }
+    record = _json(_ref("Record"), "the record", etag=True)
+    write = _errors(400, 404, 409, 412, 413, 415, 428)
+    return {
+        "parameters": [key],
+        "get": {
+            "operationId": f"get_{name}",
+            "parameters": [_IF_NONE_MATCH],
+            "responses": {
+                "200": record,
+                "304": {"description": "unchanged"},
+                **_errors(400, 404, 409),
+            },
+        },
+        "put": {
+            "operationId": f"replace_{name}",
+            "parameters": [_IF_MATCH],
+            "requestBody": _body(_ref("RecordReplace")),
+            "responses": {"200": record, **write},
+        },
+        "patch": {
+            "operationId": f"update_{name}",
+            "parameters": [_IF_MATCH],
+            "requestBody": _body(_ref("RecordPatch")),
+            "responses": {"200": record, **write},
+        },
+        "delete": {
+            "operationId": f"delete_{name}",
+            "parameters": [_IF_MATCH],
+            "responses": {"204": {"description": "deleted"}, **_errors(400, 404, 409, 412)},
+        },
+    }
+
+
+def storage_contract(*, definition: dict[str, Any], version: int, base_path: str) -> dict:
+    """An OpenAPI 3.0 document for the records API of one storage version."""
+    name = definition["name"]
     collection = f"{base_path}{name}/"
     return {
         "openapi": "3.0.3",
@@ -206,82 +341,11 @@ def storage_contract(*, definition: dict[str, Any], version: int, base_path: str
             "description": definition["description"],
         },
         "paths": {
-            collection: {
-                "get": {
-                    "operationId": f"list_{name}",
-                    "parameters": [*_paging_parameters(definition), *filter_parameters(definition)],
-                    "responses": {
-                        "200": _json(page, "a page of records"),
-                        **_errors(400, 401, 403, 404, 409),
-                    },
-                },
-                "post": {
-                    "operationId": f"create_{name}",
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "oneOf": [
-                                        _ref("RecordCreate"),
-                                        {"type": "array", "items": _ref("RecordCreate")},
-                                    ]
-                                }
-                            }
-                        },
-                    },
-                    "responses": {
-                        "201": _json(
-                            {"oneOf": [_ref("Record"), {"type": "array", "items": _ref("Record")}]},
-                            "created",
-                        ),
-                        **_errors(400, 401, 403, 404, 409, 413),
-                    },
-                },
-            },
-            f"{collection}{{key}}/": {
-                "parameters": [key],
-                "get": {
-                    "operationId": f"get_{name}",
-                    "responses": {
-                        "200": _json(_ref("Record"), "the record"),
-                        "304": {"description": "unchanged"},
-                        **_errors(401, 403, 404),
-                    },
-                },
-                "put": {
-                    "operationId": f"replace_{name}",
-                    "parameters": [if_match],
-                    "requestBody": {
-                        "required": True,
-                        "content": {"application/json": {"schema": _ref("RecordPatch")}},
-                    },
-                    "responses": {
-                        "200": _json(_ref("Record"), "updated"),
-                        **_errors(400, 401, 403, 404, 409, 412, 428),
-                    },
-                },
-                "patch": {
-                    "operationId": f"update_{name}",
-                    "parameters": [if_match],
-                    "requestBody": {
-                        "required": True,
-                        "content": {"application/json": {"schema": _ref("RecordPatch")}},
-                    },
-                    "responses": {
-                        "200": _json(_ref("Record"), "updated"),
-                        **_errors(400, 401, 403, 404, 409, 412, 428),
-                    },
-                },
-                "delete": {
-                    "operationId": f"delete_{name}",
-                    "parameters": [if_match],
-                    "responses": {"204": {"description": "deleted"}, **_errors(401, 403, 404, 412)},
-                },
-            },
+            collection: _collection(name, definition),
+            f"{collection}{{key}}/": _item(name, definition),
         },
         "components": {
-            "schemas": {**record_schemas(definition), "Problem": _problem()},
+            "schemas": {**record_schemas(definition), "Problem": PROBLEM_SCHEMA},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
         "security": [{"bearer": []}],

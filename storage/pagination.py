@@ -89,7 +89,14 @@ def decode_cursor(raw: str, ordering: Ordering, model: type[models.Model]) -> Cu
 
 
 def _to_python(model: type[models.Model], name: str, value: Any) -> Any:
-    return None if value is None else model._meta.get_field(name).to_python(value)
+    if value is None:
+        return None
+    field = model._meta.get_field(name)
+    value = field.to_python(value)
+    # The column's own limits (bigint range, digits): no row holds a value beyond them, so
+    # a cursor that does was not made here.
+    field.run_validators(value)
+    return value
 
 
 def keyset_page(

@@ -8,6 +8,7 @@ values, which is what every read pays for.
 from __future__ import annotations
 
 import datetime
+import re
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
@@ -21,6 +22,7 @@ from factory.schema.definition import SYSTEM_FIELDS
 from factory.schema.types import value_field
 
 MAX_TEXT_KEY = 255
+_INTEGER_KEY = re.compile(r"-?[0-9]{1,19}")
 
 
 def _utc(value: datetime.datetime) -> str:
@@ -67,8 +69,10 @@ def parse_key(primary_key: dict[str, str], raw: str) -> Any:
     kind = primary_key["type"]
     try:
         if kind in ("serial", "integer"):
-            value = int(raw)
-            return value if -(2**63) <= value < 2**63 else None
+            # Plain ASCII digits: int() would also read " 7", "7_0" and other scripts' digits,
+            # giving one record many URLs.
+            value = int(raw) if _INTEGER_KEY.fullmatch(raw) else None
+            return value if value is not None and -(2**63) <= value < 2**63 else None
         if kind == "uuid":
             return uuid.UUID(raw)
     except ValueError:

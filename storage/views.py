@@ -8,6 +8,7 @@ from django.http import StreamingHttpResponse
 from django.urls import reverse
 from django.utils.http import urlencode
 from rest_framework import status
+from rest_framework.exceptions import ParseError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -15,7 +16,8 @@ from rest_framework.views import APIView
 from access.permissions import RECORD_ACCESS, StorageAccess
 from core.conditional import ANY, etag, parse_tags
 from core.errors import RecordNotFound, ValidationFailed
-from storage import export, selectors, services
+from core.idempotency import idempotent
+from storage import export, openapi, selectors, services
 from storage.runtime import RecordRuntime, runtime_for
 from storage.serializers import parse_key, represent
 
@@ -38,8 +40,9 @@ class RecordListView(APIView):
     permission_classes = [StorageAccess]
     storage_access = RECORD_ACCESS
 
+    @openapi.list_records
     def get(self, request: Request, name: str) -> Response | StreamingHttpResponse:
-        runtime = runtime_for(name)
+        runtime = runtime_for(name, request.user)
         export_format = request.query_params.get("format")
         if export_format is not None:
             return _export(runtime, request, export_format)
@@ -53,15 +56,20 @@ class RecordListView(APIView):
             body["count"] = found.count
         return Response(body)
 
+    @openapi.create_records
     def post(self, request: Request, name: str) -> Response:
-        runtime = runtime_for(name)
-        if isinstance(request.data, list):
-            rows = services.record_bulk_create(runtime=runtime, items=request.data)
+        return idempotent(request, lambda: self._create(request, name))
+
+    def _create(self, request: Request, name: str) -> Response:
+        runtime = runtime_for(name, request.user)
+        data = _body(request)
+        if isinstance(data, list):
+            rows = services.record_bulk_create(runtime=runtime, items=data)
             return Response(
                 [represent(row, runtime.converters) for row in rows],
                 status=status.HTTP_201_CREATED,
             )
-        row = services.record_create(runtime=runtime, data=request.data)
+        row = services.record_create(runtime=runtime, data=data)
         return Response(
             represent(row, runtime.converters),
             status=status.HTTP_201_CREATED,
@@ -73,8 +81,9 @@ class RecordDetailView(APIView):
     permission_classes = [StorageAccess]
     storage_access = RECORD_ACCESS
 
+    @openapi.get_record
     def get(self, request: Request, name: str, key: str) -> Response:
-        runtime = runtime_for(name)
+        runtime = runtime_for(name, request.user)
         row = selectors.record_get(runtime=runtime, key=_key(runtime, key))
         if _not_modified(request, runtime, row):
             return Response(
@@ -82,14 +91,17 @@ class RecordDetailView(APIView):
             )
         return Response(represent(row, runtime.converters), headers={"ETag": etag(row._version)})
 
+    @openapi.replace_record
     def put(self, request: Request, name: str, key: str) -> Response:
         return self._update(request, name, key, partial=False)
 
+    @openapi.update_record
     def patch(self, request: Request, name: str, key: str) -> Response:
         return self._update(request, name, key, partial=True)
 
+    @openapi.delete_record
     def delete(self, request: Request, name: str, key: str) -> Response:
-        runtime = runtime_for(name)
+        runtime = runtime_for(name, request.user)
         services.record_delete(
             runtime=runtime,
             key=_key(runtime, key),
@@ -98,15 +110,23 @@ class RecordDetailView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     def _update(self, request: Request, name: str, key: str, *, partial: bool) -> Response:
-        runtime = runtime_for(name)
+        runtime = runtime_for(name, request.user)
         row = services.record_update(
             runtime=runtime,
             key=_key(runtime, key),
-            data=request.data,
+            data=_body(request),
             if_match=request.headers.get("If-Match"),
             partial=partial,
         )
         return Response(represent(row, runtime.converters), headers={"ETag": etag(row._version)})
+
+
+def _body(request: Request) -> Any:
+    """The JSON body of a write. DRF hands a request without a body over as `{}`, which
+    would create a record of defaults or bump a version for nothing: refuse it instead."""
+    if request.stream is None:
+        raise ParseError("The request body is empty; a JSON document was expected.")
+    return request.data
 
 
 def _key(runtime: RecordRuntime, raw: str) -> Any:

@@ -11,6 +11,7 @@ import re
 
 from django.db import models
 
+# Used with fullmatch: `$` alone would also accept a trailing newline ("dogs\n").
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
 NAME_RULE = "must match ^[a-z][a-z0-9_]{0,49}$ (lower-case letter, then letters, digits, _)"
 
@@ -34,7 +35,7 @@ def name_problem(name: object) -> str | None:
     """Why `name` cannot be a field or primary-key name, or None when it can."""
     if not isinstance(name, str):
         return "must be a string"
-    if not NAME_RE.match(name):
+    if not NAME_RE.fullmatch(name):
         return NAME_RULE
     if "__" in name:
         return "must not contain '__' (Django's lookup separator)"
@@ -52,7 +53,7 @@ def name_problem(name: object) -> str | None:
 def storage_name_problem(name: object) -> str | None:
     if not isinstance(name, str):
         return "must be a string"
-    if not NAME_RE.match(name):
+    if not NAME_RE.fullmatch(name):
         return NAME_RULE
     return None
 
