@@ -50,7 +50,15 @@ class IngestReport:
 
 
 def ingest_events(*, principal: Any, events: Iterable[Any]) -> IngestReport:
-    """Raises PermissionDenied (a matched storage without `write`), PayloadTooLarge."""
+    """Route, validate and write. Raises PermissionDenied (a matched storage without
+    `write`) and PayloadTooLarge, both before anything is written."""
+    report = events_route(principal=principal, events=events)
+    batches_write(report=report)
+    return report
+
+
+def events_route(*, principal: Any, events: Iterable[Any]) -> IngestReport:
+    """Read every event and build each storage's batch; writes nothing."""
     routes = route_list()
     report = IngestReport()
     now = timezone.now()
@@ -66,9 +74,13 @@ def ingest_events(*, principal: Any, events: Iterable[Any]) -> IngestReport:
         for route in matched:
             batch = _batch_for(report, route, principal)
             _add(batch, route, event, position, now)
+    return report
+
+
+def batches_write(*, report: IngestReport) -> None:
+    """Write each storage's batch, each all or nothing."""
     for batch in report.batches.values():
         _write(batch)
-    return report
 
 
 def _batch_for(report: IngestReport, route: Route, principal: Any) -> StorageBatch:

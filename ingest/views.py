@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
+from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import ParseError
@@ -12,9 +14,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from access.permissions import IsAuthenticatedToken
+from core.idempotency import idempotency_key, key_claim, key_record, replay, request_hasher
+from core.json import dumps
 from core.parsers import JSONParser
 from ingest.parsers import NDJSONParser
-from ingest.services import ingest_events
+from ingest.services import batches_write, events_route, ingest_events
 
 _COUNT = {"type": "integer"}
 _REPORT = {
@@ -75,5 +79,30 @@ class IngestView(APIView):
         data = request.data
         # A list or an NDJSON stream holds many events; anything else (a scalar too) is one.
         events = data if isinstance(data, list | Iterator) else [data]
-        report = ingest_events(principal=request.user, events=events)
-        return Response(report.as_dict())
+        key = idempotency_key(request)
+        if key is None:
+            report = ingest_events(principal=request.user, events=events)
+            return Response(report.as_dict())
+        return _ingest_once(request, key, events)
+
+
+def _ingest_once(request: Request, key: str, events: Iterable[Any]) -> Response:
+    """With an Idempotency-Key: the events are hashed as they stream by, the key is claimed
+    with that hash, and the writes commit together with the stored answer."""
+    hasher = request_hasher(method="POST", path=request.get_full_path())
+
+    def hashed(items: Iterable[Any]) -> Iterator[Any]:
+        for event in items:
+            hasher.update(dumps(event) + b"\n")
+            yield event
+
+    report = events_route(principal=request.user, events=hashed(events))
+    token_id = request.user.token_id
+    with transaction.atomic():
+        stored = key_claim(token_id=token_id, key=key, fingerprint=hasher.hexdigest())
+        if stored is not None:
+            return replay(stored)
+        batches_write(report=report)
+        body = report.as_dict()
+        key_record(token_id=token_id, key=key, status=200, body=body)
+    return Response(body)

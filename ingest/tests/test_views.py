@@ -639,3 +639,47 @@ def test_a_deleted_storage_is_no_longer_fed(api_client, animals):
 
     assert response.status_code == 200
     assert response.json() == report(2, 1, dogs=(1, []))
+
+
+# --- Idempotency-Key ----------------------------------------------------------------------
+
+
+def test_a_retried_ingest_with_the_same_key_is_applied_once(api_client, animals):
+    body = ndjson(dog(name="Rex"), cat(name="Tom"), cow(name="Daisy"))
+    first = api_client.generic(
+        "POST", URL, body, content_type=NDJSON, HTTP_IDEMPOTENCY_KEY="batch-1"
+    )
+
+    again = api_client.generic(
+        "POST", URL, body, content_type=NDJSON, HTTP_IDEMPOTENCY_KEY="batch-1"
+    )
+
+    assert first.status_code == again.status_code == 200
+    assert again.json() == first.json() == report(3, 1, cats=(1, []), dogs=(1, []))
+    assert again["Idempotent-Replayed"] == "true"
+    assert counts() == {"cats": 1, "dogs": 1}
+
+
+def test_the_same_key_with_other_events_answers_409_and_writes_nothing(api_client, animals):
+    api_client.post(URL, [dog(name="Rex")], format="json", HTTP_IDEMPOTENCY_KEY="k")
+
+    response = api_client.post(URL, [dog(name="Max")], format="json", HTTP_IDEMPOTENCY_KEY="k")
+
+    assert response.status_code == 409
+    assert response["Content-Type"] == PROBLEM
+    assert response.json()["type"] == "idempotency-key-reused"
+    assert counts() == {"cats": 0, "dogs": 1}
+
+
+def test_a_json_body_and_its_ndjson_twin_share_a_key(api_client, animals):
+    """The key is bound to the events, not to their wire format."""
+    events = [dog(name="Rex")]
+    api_client.post(URL, events, format="json", HTTP_IDEMPOTENCY_KEY="same")
+
+    again = api_client.generic(
+        "POST", URL, ndjson(*events), content_type=NDJSON, HTTP_IDEMPOTENCY_KEY="same"
+    )
+
+    assert again.status_code == 200
+    assert again["Idempotent-Replayed"] == "true"
+    assert counts() == {"cats": 0, "dogs": 1}
