@@ -6,31 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connection
 
-from factory.schema import ddl
-from factory.schema.names import table_name
 from factory.tests.factories import dogs_definition
-
-
-@pytest.fixture
-def create_storage(create_storage):
-    """The suite's fixture, plus clean-up after transactional tests: a flush empties
-    Django's own tables but knows nothing of storage tables, so the next test could not
-    create a storage of the same name. (Rolled-back tests lose their tables anyway.)"""
-    names: list[str] = []
-
-    def create(definition: dict[str, Any]):
-        storage = create_storage(definition)
-        names.append(storage.name)
-        return storage
-
-    yield create
-    if connection.in_atomic_block:
-        return
-    with ddl.schema_transaction() as editor:
-        for name in names:
-            editor.execute(f"DROP TABLE IF EXISTS {editor.quote_name(table_name(name))}")
 
 
 @pytest.fixture

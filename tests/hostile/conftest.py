@@ -61,18 +61,6 @@ RECORDS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _drop_storage_tables_after_transactional_test(request, django_db_blocker):
-    """A flush after a `transaction=True` test (every storage test on SQLite) empties only
-    Django's tables: drop the storage tables too, so that the next test can create them."""
-    yield
-    marker = request.node.get_closest_marker("django_db")
-    if marker is None or not marker.kwargs.get("transaction"):
-        return
-    with django_db_blocker.unblock():
-        drop_storage_tables()
-
-
 @pytest.fixture(scope="module")
 def world(django_db_setup, django_db_blocker) -> Iterator[None]:
     """Five storages (serial, text, integer and uuid keys), one record in each, built once
