@@ -12,7 +12,7 @@ from typing import Any
 from core.openapi import PROBLEM_SCHEMA, problem_response
 from factory.schema.definition import SYSTEM_FIELDS
 from factory.schema.fields import INT64_MAX, INT64_MIN
-from factory.schema.types import FIELD_TYPES
+from factory.schema.types import FIELD_TYPES, KEY_VALUE_TYPES
 from storage import export
 from storage.serializers import MAX_TEXT_KEY
 
@@ -27,7 +27,6 @@ _FORMATS: dict[str, dict[str, Any]] = {
     "uuid": {"type": "string", "format": "uuid"},
     "json": {},
 }
-_KEY_TYPES = {"serial": "integer", "integer": "integer", "uuid": "uuid", "text": "text"}
 
 
 def value_schema(spec: dict[str, Any]) -> dict[str, Any]:
@@ -72,7 +71,7 @@ def _decimal_description(spec: dict[str, Any]) -> str:
 
 
 def _key_schema(primary_key: dict[str, str]) -> dict[str, Any]:
-    schema = dict(_FORMATS[_KEY_TYPES[primary_key["type"]]])
+    schema = dict(_FORMATS[KEY_VALUE_TYPES[primary_key["type"]]])
     if primary_key["type"] == "text":
         schema.update(minLength=1, maxLength=MAX_TEXT_KEY)
     return schema
@@ -143,7 +142,7 @@ def _object(
 def filter_parameters(definition: dict[str, Any]) -> list[dict[str, Any]]:
     params: list[dict[str, Any]] = []
     pk = definition["primary_key"]
-    specs = [({"name": pk["name"], "type": _KEY_TYPES[pk["type"]], "nullable": False})]
+    specs = [({"name": pk["name"], "type": KEY_VALUE_TYPES[pk["type"]], "nullable": False})]
     specs += definition["fields"]
     for spec in specs:
         base = {k: v for k, v in _FORMATS[spec["type"]].items() if k != "pattern"}

@@ -17,7 +17,7 @@ from core.errors import ValidationFailed
 from core.json import loads
 from factory.schema.definition import SYSTEM_FIELDS
 from factory.schema.fields import INT64_MAX, INT64_MIN, BoundedJSONField
-from factory.schema.types import FIELD_TYPES
+from factory.schema.types import FIELD_TYPES, KEY_VALUE_TYPES
 
 RESERVED_PARAMETERS = frozenset({"limit", "cursor", "ordering", "fields", "count", "format"})
 # ISO 8601 only, as records are written and shown: Django's default input formats would
@@ -145,7 +145,6 @@ _IN = {
         choices=_BOOLEAN_CHOICES, coerce=lambda v: v == "true", **kw
     ),
 }
-_KEY_TYPES = {"serial": "integer", "integer": "integer", "uuid": "uuid", "text": "text"}
 
 
 def _filter(type_name: str, field: str, lookup: str) -> df.Filter:
@@ -234,7 +233,7 @@ class RecordFilters:
 def build_filters(model: type[models.Model], definition: dict[str, Any]) -> RecordFilters:
     filters: dict[str, df.Filter] = {}
     pk = definition["primary_key"]
-    pk_type = _KEY_TYPES[pk["type"]]
+    pk_type = KEY_VALUE_TYPES[pk["type"]]
     for lookup in FIELD_TYPES[pk_type].lookups:
         filters[_parameter(pk["name"], lookup)] = _filter(pk_type, pk["name"], lookup)
     for spec in definition["fields"]:

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import models
 
 from access.selectors import StorageRow
-from core.errors import NotReady, StorageNotFound
+from core.errors import NotReady, RecordNotFound, StorageNotFound
 from core.lru import LRUCache
 from factory.models import StorageDefinition, StorageVersion
 from factory.schema.builder import build_model
@@ -41,6 +41,9 @@ class RecordRuntime:
     select_by_key: KeyedSelect
     orderable: frozenset[str] = field(default_factory=frozenset)
     field_names: frozenset[str] = field(default_factory=frozenset)
+
+    def record_not_found(self, key: Any) -> RecordNotFound:
+        return RecordNotFound(f"No record with {self.key_name}={key} in '{self.name}'.")
 
 
 _runtimes: LRUCache[RecordRuntime] = LRUCache(lambda: settings.MODEL_CACHE_SIZE)

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import QuerySet
 
-from core.errors import RecordNotFound, ValidationFailed
+from core.errors import ValidationFailed
 from storage.pagination import Page, decode_cursor, keyset_page, order_by_for, parse_ordering
 from storage.runtime import RecordRuntime
 
@@ -29,7 +29,7 @@ class RecordList:
 def record_get(*, runtime: RecordRuntime, key: Any) -> Any:
     row = runtime.select_by_key.fetch(key) if key is not None else None
     if row is None:
-        raise RecordNotFound(f"No record with {runtime.key_name}={key} in '{runtime.name}'.")
+        raise runtime.record_not_found(key)
     return row
 
 

@@ -19,7 +19,7 @@ from rest_framework import serializers
 from core.errors import ValidationFailed
 from core.problems import flatten_errors
 from factory.schema.definition import SYSTEM_FIELDS
-from factory.schema.types import value_field
+from factory.schema.types import KEY_VALUE_TYPES, value_field
 
 MAX_TEXT_KEY = 255
 _INTEGER_KEY = re.compile(r"-?[0-9]{1,19}")
@@ -35,13 +35,12 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "datetime": _utc,
     "uuid": str,
 }
-_KEY_TYPES = {"serial": "integer", "integer": "integer", "uuid": "uuid", "text": "text"}
 
 
 def converters(definition: dict[str, Any]) -> list[tuple[str, Callable[[Any], Any] | None]]:
     """(attribute, converter or None) for every column, in representation order."""
     pk = definition["primary_key"]
-    pairs = [(pk["name"], _CONVERTERS.get(_KEY_TYPES[pk["type"]]))]
+    pairs = [(pk["name"], _CONVERTERS.get(KEY_VALUE_TYPES[pk["type"]]))]
     pairs += [(spec["name"], _CONVERTERS.get(spec["type"])) for spec in definition["fields"]]
     pairs += [(name, _CONVERTERS.get(kind)) for name, kind in SYSTEM_FIELDS.items()]
     return pairs
@@ -56,7 +55,7 @@ def represent(row: Any, pairs: list[tuple[str, Callable[[Any], Any] | None]]) ->
 
 
 def key_field(primary_key: dict[str, str], **kwargs: Any) -> serializers.Field:
-    spec = {"type": _KEY_TYPES[primary_key["type"]]}
+    spec = {"type": KEY_VALUE_TYPES[primary_key["type"]]}
     if primary_key["type"] == "text":
         spec["max_length"] = MAX_TEXT_KEY
         # allow_blank would let "" past min_length: an empty key has no URL.

@@ -20,7 +20,6 @@ from core.conditional import ANY, check_if_match, parse_tags
 from core.errors import (
     PayloadTooLarge,
     PreconditionFailed,
-    RecordNotFound,
     UniqueViolation,
     ValidationFailed,
 )
@@ -118,7 +117,7 @@ def record_delete(*, runtime: RecordRuntime, key: Any, if_match: str | None) -> 
 def _current_version(runtime: RecordRuntime, key: Any) -> int:
     current = runtime.model.objects.filter(pk=key).values_list("_version", flat=True).first()
     if current is None:
-        raise RecordNotFound(f"No record with {runtime.key_name}={key} in '{runtime.name}'.")
+        raise runtime.record_not_found(key)
     return current
 
 
@@ -144,7 +143,7 @@ def _raise_lost_race(runtime: RecordRuntime, key: Any) -> None:
     """The conditional write matched nothing: the record is gone, or its version moved."""
     current = runtime.model.objects.filter(pk=key).values_list("_version", flat=True).first()
     if current is None:
-        raise RecordNotFound(f"No record with {runtime.key_name}={key} in '{runtime.name}'.")
+        raise runtime.record_not_found(key)
     raise PreconditionFailed(
         f"The record is at version {current}; re-read it and retry.", current_version=current
     )

@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 
 from access.permissions import RECORD_ACCESS, StorageAccess
 from core.conditional import ANY, etag, parse_tags
-from core.errors import RecordNotFound, ValidationFailed
+from core.errors import ValidationFailed
 from core.idempotency import idempotent
 from storage import export, openapi, selectors, services
 from storage.runtime import RecordRuntime, runtime_for
@@ -132,7 +132,7 @@ def _body(request: Request) -> Any:
 def _key(runtime: RecordRuntime, raw: str) -> Any:
     key = parse_key(runtime.definition["primary_key"], raw)
     if key is None:
-        raise RecordNotFound(f"No record with {runtime.key_name}={raw} in '{runtime.name}'.")
+        raise runtime.record_not_found(raw)
     return key
 
 

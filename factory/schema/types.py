@@ -8,7 +8,7 @@ this module.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -28,8 +28,6 @@ class FieldType:
     options: frozenset[str] = frozenset()
     lookups: tuple[str, ...] = ("exact", "in")
     index_types: frozenset[str] = frozenset({"btree", "hash"})
-    numeric: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _text_model_field(spec: dict[str, Any]) -> models.Field:
@@ -75,7 +73,6 @@ FIELD_TYPES: dict[str, FieldType] = {
             options=frozenset({"min", "max", "choices"}),
             lookups=COMPARISONS,
             index_types=_ORDERED,
-            numeric=True,
         ),
         FieldType(
             "float",
@@ -84,7 +81,6 @@ FIELD_TYPES: dict[str, FieldType] = {
             options=frozenset({"min", "max", "choices"}),
             lookups=COMPARISONS,
             index_types=_ORDERED,
-            numeric=True,
         ),
         FieldType(
             "decimal",
@@ -95,7 +91,6 @@ FIELD_TYPES: dict[str, FieldType] = {
             options=frozenset({"min", "max", "choices", "max_digits", "decimal_places"}),
             lookups=COMPARISONS,
             index_types=_ORDERED,
-            numeric=True,
         ),
         FieldType(
             "boolean",
@@ -144,6 +139,9 @@ FIELD_TYPES: dict[str, FieldType] = {
 COMMON_OPTIONS = frozenset({"name", "type", "required", "nullable", "default"})
 
 PRIMARY_KEY_TYPES = ("serial", "uuid", "integer", "text")
+# The field type whose values a primary key of each type holds (validation, filters,
+# representation and the OpenAPI contract all treat a key as a value of that type).
+KEY_VALUE_TYPES = {"serial": "integer", "integer": "integer", "uuid": "uuid", "text": "text"}
 INDEX_TYPES = ("btree", "hash", "gin", "brin")
 POSTGRESQL_ONLY_INDEX_TYPES = frozenset({"hash", "gin", "brin"})
 
