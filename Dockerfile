@@ -1,4 +1,5 @@
-# datastorage API image: gunicorn serving datastorage.wsgi, configured from the environment.
+# datastorage API image: granian serving datastorage.wsgi, configured from the environment
+# (datastorage/serve.py: HOST, PORT, WEB_CONCURRENCY, LOG_LEVEL and GRANIAN_* variables).
 #
 #   docker build -t datastorage .
 #   docker run -e DATABASE_URL=postgres://... -e SECRET_KEY=... -p 8000:8000 datastorage
@@ -21,7 +22,7 @@ WORKDIR /app
 COPY requirements.txt .
 RUN pip install -r requirements.txt
 
-# A non-root user with a home: gunicorn puts its control socket under ~/.gunicorn/.
+# The server runs as a non-root user.
 RUN useradd --create-home --uid 10001 --user-group app
 
 # The code stays owned by root (read-only to the server); only var/ (the SQLite file
@@ -39,4 +40,6 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import os, sys, urllib.request; r = urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('PORT', '8000') + '/api/v1/health/live/', timeout=4); sys.exit(0 if r.status == 200 else 1)"]
 
-CMD ["gunicorn", "--config", "gunicorn.conf.py", "datastorage.wsgi:application"]
+# The launcher execs granian, so granian's main process is PID 1 and gets `docker stop`'s
+# SIGTERM: workers stop accepting and finish their requests (GRANIAN_WORKERS_KILL_TIMEOUT).
+CMD ["python", "-m", "datastorage.serve"]

@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
-WEB_CONCURRENCY ?= 4
+WEB_CONCURRENCY ?= 2
 export HOST PORT WEB_CONCURRENCY
 
 .PHONY: run serve test test-postgres test-sqlite lint format install docs bench bench-schema bench-ingest clean
@@ -28,12 +28,15 @@ run: install
 	@echo "datastorage is serving on http://$(HOST):$(PORT)/ (API under /api/v1/, docs at /api/docs/)"
 	@$(MAKE) --no-print-directory serve
 
-## serve: the production server and the migration worker, in the foreground
-## (reads HOST, PORT, WEB_CONCURRENCY); Ctrl-C stops both
+## serve: the production server (granian, datastorage/serve.py) and the migration worker,
+## in the foreground (reads HOST, PORT, WEB_CONCURRENCY, GRANIAN_*); Ctrl-C stops both.
+## granian runs in a session of its own and gets SIGTERM, never the terminal's SIGINT:
+## granian's workers, signalled with SIGINT beside their main process, do not stop.
 serve:
 	@$(BIN)/python manage.py run_worker & worker=$$!; \
-	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
-	$(BIN)/gunicorn --config gunicorn.conf.py datastorage.wsgi:application
+	setsid $(BIN)/python -m datastorage.serve & server=$$!; \
+	trap 'kill $$server $$worker 2>/dev/null; wait $$server $$worker 2>/dev/null' EXIT INT TERM HUP; \
+	wait $$server
 
 ## test: lint, then the whole suite on a throwaway PostgreSQL, then on SQLite
 test: install lint test-postgres test-sqlite

@@ -1,4 +1,4 @@
-"""The HTTP ceiling: a trivial WSGI app, served by gunicorn with the service's own settings.
+"""The HTTP ceiling: a trivial WSGI app, served by granian with the service's own settings.
 
 Whatever the records API does per request costs something on top of this; `make bench`
 measures both in the same run.

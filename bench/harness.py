@@ -1,8 +1,9 @@
 """What the benchmarks share: settings, processes, the API token, HTTP, wrk and seed data.
 
-Everything here starts or talks to the service exactly as production does (gunicorn with
-gunicorn.conf.py, `manage.py run_worker`, Bearer tokens); nothing imports the application
-except `deep_cursor`, which borrows the records API's own cursor encoding.
+Everything here starts or talks to the service exactly as production does (granian through
+`python -m datastorage.serve`, `manage.py run_worker`, Bearer tokens); nothing imports the
+application except `deep_cursor`, which borrows the records API's own cursor encoding, and
+`server_settings`, which reads the launcher's defaults.
 """
 
 from __future__ import annotations
@@ -113,6 +114,31 @@ def stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, _raise)
 
 
+def web_concurrency() -> int:
+    """WEB_CONCURRENCY, else the production server's default (datastorage/serve.py)."""
+    return env_int("WEB_CONCURRENCY", int(_launcher().WORKERS))
+
+
+def server_settings(env: dict[str, str]) -> dict[str, Any]:
+    """What the benchmarks' server runs with, for their reports: granian's workers and
+    blocking threads per worker, the launcher's defaults where `env` sets nothing."""
+    launcher = _launcher()
+    threads = env.get("GRANIAN_BLOCKING_THREADS") or launcher.DEFAULTS["GRANIAN_BLOCKING_THREADS"]
+    return {
+        "server": "granian WSGI (python -m datastorage.serve)",
+        "web_concurrency": int(env.get("WEB_CONCURRENCY") or launcher.WORKERS),
+        "blocking_threads": int(threads),
+    }
+
+
+def _launcher() -> Any:
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from datastorage import serve
+
+    return serve
+
+
 def step(message: str) -> None:
     """A progress line, with the UTC time."""
     now = datetime.datetime.now(datetime.UTC).strftime("%H:%M:%S")
@@ -160,7 +186,8 @@ def _die_with_parent() -> None:
 class Processes:
     """Starts long-running processes and stops every one of them on exit, however it exits.
 
-    The children stay in our process group, so a Ctrl-C in the terminal reaches them too.
+    The children stay in our process group, so a Ctrl-C in the terminal reaches them too;
+    all but the server, which gets SIGTERM from `stop_all` instead (see `server`).
     """
 
     def __init__(self, log_dir: Path) -> None:
@@ -174,7 +201,9 @@ class Processes:
     def __exit__(self, *exc: object) -> None:
         self.stop_all()
 
-    def start(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen:
+    def start(
+        self, name: str, argv: list[str], env: dict[str, str], own_session: bool = False
+    ) -> subprocess.Popen:
         log = (self.log_dir / f"{name}.log").open("ab")
         proc = subprocess.Popen(
             argv,
@@ -183,6 +212,7 @@ class Processes:
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=own_session,
             # Safe here: every process is started before the benchmark starts a thread.
             preexec_fn=_die_with_parent,
         )
@@ -202,21 +232,23 @@ class Processes:
                 proc.wait(timeout=40)
             except subprocess.TimeoutExpired:
                 print(f"{name} did not stop on SIGTERM; killing it", file=sys.stderr)
+                # Children first: granian's workers outlive a main process killed alone.
+                for pid in _descendants(proc.pid):
+                    with contextlib.suppress(OSError):
+                        os.kill(pid, signal.SIGKILL)
                 proc.kill()
                 proc.wait()
         self.running.clear()
 
-    def gunicorn(self, name: str, app: str, env: dict[str, str], *extra: str) -> int:
-        """gunicorn with the production settings (gunicorn.conf.py) on a free port."""
+    def server(self, name: str, env: dict[str, str], app: str = "") -> int:
+        """The production server (`python -m datastorage.serve`) on a free port, serving the
+        API or, given `app`, another WSGI app with the same settings."""
         port = free_port()
         env = {**env, "HOST": "127.0.0.1", "PORT": str(port)}
-        # gunicorn 27's control socket defaults to one path per user (~/.gunicorn/): another
-        # gunicorn on the machine (make serve, the tests) would share it with ours.
-        argv = [
-            sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py",
-            "--no-control-socket", *extra, app,
-        ]  # fmt: skip
-        proc = self.start(name, argv, env)
+        argv = [sys.executable, "-m", "datastorage.serve", *([app] if app else [])]
+        # A session of its own: a Ctrl-C would also send SIGINT to granian's workers, which
+        # then ignore their main process's SIGTERM (docs/operations.md, known differences).
+        proc = self.start(name, argv, env, own_session=True)
         wait_for_http(port, "/api/v1/health/live/", proc, self.log_path(name))
         return port
 

@@ -1,19 +1,19 @@
 """`make bench-ingest`: a stream of big animal events routed into a `dogs` and a `cats` storage.
 
 Runs against the PostgreSQL in DATABASE_URL (`make bench-ingest` starts a throwaway
-cluster): migrates, issues an admin token, serves the API as production does (gunicorn with
-gunicorn.conf.py) and declares the issue's two storages, each with a `source` block. It then
-generates BENCH_EVENTS synthetic animal events (a fixed seed: dogs, cats and other species,
-some deleted) of about BENCH_FIELDS fields each, written to NDJSON files of
-BENCH_REQUEST_EVENTS events beforehand (generation is not timed), and streams those files
-to POST /api/v1/ingest/ as application/x-ndjson, BENCH_PARALLEL requests at a time.
+cluster): migrates, issues an admin token, serves the API as production does (granian
+through `python -m datastorage.serve`) and declares the issue's two storages, each with a
+`source` block. It then generates BENCH_EVENTS synthetic animal events (a fixed seed: dogs,
+cats and other species, some deleted) of about BENCH_FIELDS fields each, written to NDJSON
+files of BENCH_REQUEST_EVENTS events beforehand (generation is not timed), and streams those
+files to POST /api/v1/ingest/ as application/x-ndjson, BENCH_PARALLEL requests at a time.
 
 Prints events/s, rows/s (records written into dogs and cats), MB/s of NDJSON, and the peak
-memory (VmHWM) of every gunicorn process, checks that each storage holds exactly the events
+memory (VmHWM) of every granian process, checks that each storage holds exactly the events
 it should, and writes every figure to bench/results/<UTC timestamp>-ingest.json.
 
     BENCH_EVENTS (20000)  BENCH_FIELDS (1000)  BENCH_REQUEST_EVENTS (2000)
-    BENCH_PARALLEL (2)  BENCH_SEED (8)  WEB_CONCURRENCY (4)
+    BENCH_PARALLEL (2)  BENCH_SEED (8)  WEB_CONCURRENCY (the server's default, 2)
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ class Config:
             per_request=harness.env_int("BENCH_REQUEST_EVENTS", 2000),
             parallel=harness.env_int("BENCH_PARALLEL", 2),
             seed=harness.env_int("BENCH_SEED", 8),
-            workers=harness.env_int("WEB_CONCURRENCY", 4),
+            workers=harness.web_concurrency(),
         )
         if min(config.events, config.fields, config.per_request, config.parallel) < 1:
             sys.exit("BENCH_EVENTS, BENCH_FIELDS, BENCH_REQUEST_EVENTS and BENCH_PARALLEL: >= 1")
@@ -227,8 +227,8 @@ def _add(totals: dict[str, Any], report: dict[str, Any]) -> None:
 # --- the server's memory ----------------------------------------------------------------------
 
 
-def gunicorn_processes(master: int) -> dict[int, str]:
-    """The master and its workers: pid -> role."""
+def server_processes(master: int) -> dict[int, str]:
+    """granian's main process and its workers: pid -> role."""
     found = {master: "master"}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -244,9 +244,9 @@ def gunicorn_processes(master: int) -> dict[int, str]:
 
 
 def memory(master: int) -> dict[str, Any]:
-    """VmHWM (peak resident set) and VmRSS of each gunicorn process, in MiB."""
+    """VmHWM (peak resident set) and VmRSS of each granian process, in MiB."""
     processes = []
-    for pid, role in sorted(gunicorn_processes(master).items()):
+    for pid, role in sorted(server_processes(master).items()):
         status = _status(pid)
         if status:
             processes.append({"pid": pid, "role": role, **status})
@@ -310,9 +310,7 @@ def main() -> int:
         "machine": harness.machine(),
         "settings": {
             **asdict(config),
-            "server": "gunicorn (gunicorn.conf.py)",
-            "worker_class": env.get("GUNICORN_WORKER_CLASS", "gthread"),
-            "threads": int(env.get("GUNICORN_THREADS", "4")),
+            **harness.server_settings(env),
         },
     }
     scratch = Path(tempfile.mkdtemp(prefix="datastorage-ingest-"))
@@ -336,8 +334,8 @@ def main() -> int:
 def _measure(processes: Processes, env: dict, config: Config, scratch: Path) -> dict[str, Any]:
     step("migrate and issue an admin token")
     token = harness.prepare_database(env)
-    step(f"start gunicorn ({config.workers} workers)")
-    port = processes.gunicorn("api", "datastorage.wsgi:application", env)
+    step(f"start granian ({config.workers} workers)")
+    port = processes.server("api", env)
     master = next(proc.pid for name, proc in processes.running if name == "api")
     client = Client(port, token)
     for definition in STORAGES:
@@ -383,8 +381,8 @@ def print_report(report: dict[str, Any], path: Path) -> None:
     rows = sum(i["written"].values())
     print()
     print(
-        f"datastorage ingest {report['started_at']}: gunicorn {s['workers']} x "
-        f"{s['worker_class']} ({s['threads']} threads); {report['machine']['nproc']} CPUs"
+        f"datastorage ingest {report['started_at']}: granian {s['workers']} workers x "
+        f"{s['blocking_threads']} threads; {report['machine']['nproc']} CPUs"
     )
     print(
         f"events: {g['events']:,} of ~{s['fields']:,} fields (mean {g['mean_event_bytes']:,} "
@@ -399,7 +397,7 @@ def print_report(report: dict[str, Any], path: Path) -> None:
     before = report["memory_before"]["peak_worker_mib"]
     print(
         f"server memory (VmHWM): peak worker {m['peak_worker_mib']:,.1f} MiB (before the "
-        f"ingest: {before:,.1f} MiB); all {len(m['processes'])} gunicorn processes together "
+        f"ingest: {before:,.1f} MiB); all {len(m['processes'])} granian processes together "
         f"{m['peak_sum_mib']:,.1f} MiB"
     )
     for name, ok in report["checks"].items():

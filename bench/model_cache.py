@@ -4,7 +4,7 @@ that the cache holds a worker's memory flat however many storages there are.
     python scripts/with_postgres.py -- python bench/model_cache.py
 
 Creates CACHE_STORAGES storages shaped like the benchmarks' `dogs` (ten fields, two
-indexes) through the API, then, against one gunicorn worker:
+indexes) through the API, then, against one granian worker:
 1. with a cache larger than the storages, reads each storage once and reports the
    worker's RSS growth per cached storage;
 2. with MODEL_CACHE_SIZE=50, reads every storage CACHE_ROUNDS times round-robin (every
@@ -41,7 +41,7 @@ def only_worker(master: int) -> int:
                 return int(stat.parent.name)
         except (OSError, ValueError):
             continue
-    raise RuntimeError("gunicorn has no worker")
+    raise RuntimeError("granian has no worker")
 
 
 def read_all(client: Client, names: list[str]) -> list[float]:
@@ -55,11 +55,9 @@ def read_all(client: Client, names: list[str]) -> list[float]:
 
 
 def serve(processes: Processes, env: dict[str, str], cache: int) -> tuple[int, int]:
-    """One gunicorn worker with this cache size: (port, worker pid)."""
-    name = f"gunicorn-cache-{cache}"
-    port = processes.gunicorn(
-        name, "datastorage.wsgi:application", {**env, "MODEL_CACHE_SIZE": str(cache)}
-    )
+    """One granian worker with this cache size: (port, worker pid)."""
+    name = f"granian-cache-{cache}"
+    port = processes.server(name, {**env, "MODEL_CACHE_SIZE": str(cache)})
     master = next(proc.pid for label, proc in processes.running if label == name)
     return port, only_worker(master)
 

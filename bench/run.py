@@ -1,13 +1,14 @@
 """`make bench`: the records API under load, next to an HTTP ceiling and raw COPY.
 
 Runs against the PostgreSQL in DATABASE_URL (`make bench` starts a throwaway cluster):
-migrates, issues an admin token, serves the API as production does (gunicorn with
-gunicorn.conf.py) and a trivial WSGI app (bench/ceiling.py) with the same settings; creates
-the `dogs` storage, seeds BENCH_ROWS records through the bulk endpoint, COPYs as many into
-an identical table, then drives each operation with wrk. Prints one table and writes every
-figure to bench/results/<UTC timestamp>.json.
+migrates, issues an admin token, serves the API as production does (granian through
+`python -m datastorage.serve`) and a trivial WSGI app (bench/ceiling.py) with the same
+settings; creates the `dogs` storage, seeds BENCH_ROWS records through the bulk endpoint,
+COPYs as many into an identical table, then drives each operation with wrk. Prints one
+table and writes every figure to bench/results/<UTC timestamp>.json.
 
-    BENCH_ROWS (1000000)  BENCH_DURATION (10 s per operation)  WEB_CONCURRENCY (4)
+    BENCH_ROWS (1000000)  BENCH_DURATION (10 s per operation)
+    WEB_CONCURRENCY (the server's default, 2)
     BENCH_BULK_PARALLEL (4 bulk requests in flight)
 """
 
@@ -43,7 +44,7 @@ class Config:
         config = cls(
             rows=harness.env_int("BENCH_ROWS", 1_000_000),
             duration=harness.env_int("BENCH_DURATION", 10),
-            workers=harness.env_int("WEB_CONCURRENCY", 4),
+            workers=harness.web_concurrency(),
             parallel=harness.env_int("BENCH_BULK_PARALLEL", 4),
         )
         if config.rows < 2 * UPDATE_POOL * WRK_THREADS:
@@ -80,10 +81,7 @@ def main() -> int:
 
 def _server_settings(env: dict[str, str]) -> dict[str, Any]:
     return {
-        "server": "gunicorn (gunicorn.conf.py)",
-        "web_concurrency": int(env["WEB_CONCURRENCY"]),
-        "worker_class": env.get("GUNICORN_WORKER_CLASS", "gthread"),
-        "threads": int(env.get("GUNICORN_THREADS", "4")),
+        **harness.server_settings(env),
         "wrk": f"{WRK_THREADS} threads, 16 connections, keep-alive",
     }
 
@@ -91,11 +89,9 @@ def _server_settings(env: dict[str, str]) -> dict[str, Any]:
 def _measure(processes: Processes, env: dict, url: str, config: Config) -> dict[str, Any]:
     step("migrate and issue an admin token")
     token = harness.prepare_database(env)
-    step(f"start gunicorn ({config.workers} workers): the API and the ceiling app")
-    api = processes.gunicorn("api", "datastorage.wsgi:application", env)
-    ceiling = processes.gunicorn(
-        "ceiling", "ceiling:application", env, "--pythonpath", str(harness.BENCH)
-    )
+    step(f"start granian ({config.workers} workers): the API and the ceiling app")
+    api = processes.server("api", env)
+    ceiling = processes.server("ceiling", env, "bench/ceiling.py:application")
     client = Client(api, token)
     harness.create_dogs(client)
     bulk = seed_through_api(api, token, config)
@@ -293,8 +289,8 @@ def print_report(report: dict[str, Any], path: Any) -> None:
     s, t = report["settings"], report["table"]
     print()
     print(
-        f"datastorage {report['started_at']}: {t['rows']:,} dogs; gunicorn {s['web_concurrency']}"
-        f" x {s['worker_class']} ({s['threads']} threads); wrk {WRK_THREADS} threads, 16 "
+        f"datastorage {report['started_at']}: {t['rows']:,} dogs; granian {s['web_concurrency']}"
+        f" workers x {s['blocking_threads']} threads; wrk {WRK_THREADS} threads, 16 "
         f"connections, {s['duration']} s each; PostgreSQL {report['postgresql']}; "
         f"{report['machine']['nproc']} CPUs"
     )

@@ -1,8 +1,8 @@
 """`make bench-schema`: a schema change on a live storage, with a writer running through it.
 
 Runs against the PostgreSQL in DATABASE_URL (`make bench-schema` starts a throwaway
-cluster): serves the API as production does (gunicorn with gunicorn.conf.py) plus the
-worker (`manage.py run_worker`), creates the `dogs` storage and fills it with BENCH_ROWS
+cluster): serves the API as production does (granian, `python -m datastorage.serve`) plus
+the worker (`manage.py run_worker`), creates the `dogs` storage and fills it with BENCH_ROWS
 records (raw COPY: the load is set-up here, `make bench` measures it). One writer thread
 then posts single records, one after the other, for BENCH_DURATION seconds; the storage
 gains a field with a default and a new index (PUT, then ready_status polled until ready);
@@ -10,7 +10,8 @@ the writer goes on BENCH_DURATION seconds more. Prints how long writers were blo
 time to ready and the writer's throughput before, during and after the change, checks that
 nothing was lost, and writes every figure to bench/results/<UTC timestamp>-schema.json.
 
-    BENCH_ROWS (1000000)  BENCH_DURATION (10 s before and after)  WEB_CONCURRENCY (4)
+    BENCH_ROWS (1000000)  BENCH_DURATION (10 s before and after)
+    WEB_CONCURRENCY (the server's default, 2)
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def main() -> int:
     url = harness.database_url()
     rows = harness.env_int("BENCH_ROWS", 1_000_000)
     phase = harness.env_int("BENCH_DURATION", 10)
-    env = {**os.environ, "WEB_CONCURRENCY": str(harness.env_int("WEB_CONCURRENCY", 4))}
+    env = {**os.environ, "WEB_CONCURRENCY": str(harness.web_concurrency())}
     stamp = harness.utc_stamp()
     report: dict[str, Any] = {
         "started_at": stamp,
@@ -69,8 +70,8 @@ def main() -> int:
 def _measure(processes: Processes, env: dict, url: str, rows: int, phase: int) -> dict[str, Any]:
     step("migrate and issue an admin token")
     token = harness.prepare_database(env)
-    step(f"start gunicorn ({env['WEB_CONCURRENCY']} workers) and the worker")
-    api = processes.gunicorn("api", "datastorage.wsgi:application", env)
+    step(f"start granian ({env['WEB_CONCURRENCY']} workers) and the worker")
+    api = processes.server("api", env)
     processes.worker(env)
     client = Client(api, token)
     harness.create_dogs(client)

@@ -4,13 +4,13 @@
 
 Runs against the PostgreSQL in DATABASE_URL (with_postgres.py starts a throwaway one):
 migrates, issues an admin token (`manage.py issue_token soak --admin`), serves the API as
-production does (gunicorn with gunicorn.conf.py, `manage.py run_worker`), creates the
+production does (granian, `python -m datastorage.serve`; `manage.py run_worker`), creates the
 storage `soak`, and lets SOAK_CLIENTS clients create (single, bulk, some with an
 Idempotency-Key and a retry), read, update (If-Match) and list records. Half-way, a new
 version adds a field and an index (a real online migration, applied by the worker).
 
 Each client owns its records, so it knows every record's expected value and version.
-Reports: answers by status (5xx counted apart), the RSS of each gunicorn worker after
+Reports: answers by status (5xx counted apart), the RSS of each granian worker after
 warm-up and at the end, and the final check (every record present once, at its version
 and value; nothing else in the table). Writes the figures to bench/results/.
 
@@ -165,7 +165,7 @@ class Shared:
 
 
 def worker_rss(master: int) -> dict[int, int]:
-    """VmRSS (KiB) of each gunicorn worker: the master's children, from /proc."""
+    """VmRSS (KiB) of each granian worker: the main process's children, from /proc."""
     found = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -235,11 +235,11 @@ def main() -> int:
     stamp = harness.utc_stamp()
     # WARNING: no line per request; a 10-minute run would log millions.
     env = {**os.environ, "WEB_CONCURRENCY": str(workers), "LOG_LEVEL": "WARNING"}
-    step(f"soak: {seconds} s, {clients_n} clients, {workers} gunicorn workers")
+    step(f"soak: {seconds} s, {clients_n} clients, {workers} granian workers")
     harness.manage("migrate", "--no-input", env=env)
     token = harness.manage("issue_token", "soak", "--admin", env=env).strip().splitlines()[-1]
     with Processes(harness.RESULTS / f"{stamp}-soak") as processes:
-        port = processes.gunicorn("gunicorn", "datastorage.wsgi:application", env)
+        port = processes.server("granian", env)
         master = processes.running[-1][1].pid
         processes.worker(env)
         admin = Client(port, token)

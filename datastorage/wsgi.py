@@ -1,4 +1,4 @@
-"""WSGI entry point: what gunicorn serves (`datastorage.wsgi:application`)."""
+"""WSGI entry point: what granian serves (`datastorage.wsgi:application`, see serve.py)."""
 
 import os
 

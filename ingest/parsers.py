@@ -12,8 +12,8 @@ from rest_framework.exceptions import ParseError
 from core.errors import PayloadTooLarge
 from core.json import loads
 
-# Read in blocks and split lines here: gunicorn's wsgi.input.readline() reads 1 KiB at a
-# time and costs ~1 ms per 20 KB line, twenty times its read().
+# Read in blocks and split lines here: a server's wsgi.input.readline() may be slow
+# (gunicorn's read 1 KiB at a time: ~1 ms per 20 KB line, twenty times its read()).
 READ_BLOCK = 64 * 1024
 
 

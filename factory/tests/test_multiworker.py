@@ -1,6 +1,6 @@
-"""Every process in step: real gunicorn workers and a real task worker, over real HTTP.
+"""Every process in step: real granian workers and a real task worker, over real HTTP.
 
-Three gunicorn workers each cache the storage's model for version 1; a schema change is
+Three granian workers each cache the storage's model for version 1; a schema change is
 declared through one of them and applied by `manage.py run_worker`. Once ready_status says
 ready, every worker must accept and return the new field, and a writer posting across the
 whole change must lose and duplicate nothing.
@@ -55,7 +55,7 @@ def database_url_for_tests() -> str:
 
 
 class Stack:
-    """gunicorn (WORKERS workers) and the task worker, against the test database."""
+    """The server (granian, WORKERS workers) and the task worker, against the test database."""
 
     def __init__(self, logs: Path) -> None:
         self.port = free_port()
@@ -67,19 +67,16 @@ class Stack:
             "PORT": str(self.port),
             "WEB_CONCURRENCY": str(WORKERS),
             "TASK_BACKEND": "django_tasks_db.DatabaseBackend",
-            # Pinned connections stay open across the whole change.
-            "GUNICORN_KEEPALIVE": "120",
+            # Pinned connections stay open across the whole change: granian closes one idle
+            # for this long (ms; its default 30 s, at most 60 s).
+            "GRANIAN_HTTP1_HEADER_READ_TIMEOUT": "60000",
             "LOG_LEVEL": "WARNING",
         }
         self.env.setdefault("SECRET_KEY", "multiworker-test-key")
         self.processes: dict[str, subprocess.Popen] = {}
 
     def start(self) -> None:
-        bin_dir = Path(sys.executable).parent
-        self._spawn(
-            "gunicorn",
-            [bin_dir / "gunicorn", "--config", "gunicorn.conf.py", "datastorage.wsgi:application"],
-        )
+        self._spawn("server", [sys.executable, "-m", "datastorage.serve"])
         self._spawn("worker", [sys.executable, "manage.py", "run_worker", "--interval", "0.1"])
         self._wait_until_serving()
 
@@ -106,7 +103,7 @@ class Stack:
                 except OSError:
                     pass
             time.sleep(0.1)
-        raise AssertionError(f"gunicorn did not start:\n{self.log('gunicorn')}")
+        raise AssertionError(f"the server did not start:\n{self.log('server')}")
 
     def check_alive(self) -> None:
         for name, process in self.processes.items():
@@ -116,8 +113,8 @@ class Stack:
         return (self.logs / f"{name}.log").read_text(errors="replace")[-5000:]
 
     def worker_pids(self) -> set[int]:
-        """The gunicorn master's children, from /proc."""
-        master = self.processes["gunicorn"].pid
+        """The workers: the children of granian's main process, from /proc."""
+        master = self.processes["server"].pid
         pids = set()
         for stat in Path("/proc").glob("[0-9]*/stat"):
             try:
@@ -169,7 +166,9 @@ def send(conn: http.client.HTTPConnection, method: str, path: str, body: Any = N
     conn.request(method, path, body=payload, headers=headers)
     response = conn.getresponse()
     raw = response.read()
-    return response.status, dict(response.getheaders()), json.loads(raw) if raw else None
+    # Header names lower-cased: granian sends them so (HTTP/1.1 names are case-insensitive).
+    received = {name.lower(): value for name, value in response.getheaders()}
+    return response.status, received, json.loads(raw) if raw else None
 
 
 def request(method: str, port: int, path: str, body: Any = None, **headers):
@@ -296,7 +295,7 @@ def test_every_worker_serves_the_new_field_once_ready(stack):
     try:
         writer.wait_for(20)
         status, headers, body = request("PUT", port, PETS, PETS_V2, **{"If-Match": '"1"'})
-        assert (status, headers["ETag"], body["status"]) == (202, '"2"', "pending"), body
+        assert (status, headers["etag"], body["status"]) == (202, '"2"', "pending"), body
         ready = wait_until_ready(port, 2)
         assert ready == {
             "name": "pets",

@@ -313,7 +313,7 @@ def test_body_of_the_wrong_shape_is_refused(refused, method, path, body):
 
 
 def chunked(body: bytes) -> dict:
-    """A body streamed without Content-Length, as gunicorn hands it over: a terminated
+    """A body streamed without Content-Length, as granian hands it over: a terminated
     input stream (read until it ends) and a Transfer-Encoding header."""
     return {
         "CONTENT_LENGTH": "",

@@ -1,9 +1,9 @@
 """What the reliability tests share: real processes, real HTTP, and PostgreSQL control.
 
-The service runs as in production (gunicorn with gunicorn.conf.py, `manage.py run_worker`)
-against the database pytest-django made for the session; faults are caused for real:
-pg_ctl stops the server, signals kill processes, a lock held by the test keeps requests
-busy inside PostgreSQL.
+The service runs as in production (granian through `python -m datastorage.serve`, and
+`manage.py run_worker`) against the database pytest-django made for the session; faults are
+caused for real: pg_ctl stops the server, signals kill processes, a lock held by the test
+keeps requests busy inside PostgreSQL.
 """
 
 from __future__ import annotations
@@ -159,9 +159,16 @@ def listening_inodes(port: int) -> set[str]:
 
 def accepts_on(pid: int, port: int) -> bool:
     """Whether process `pid` is polling its socket listening on `port` for connections:
-    that socket is registered in one of its epoll sets (/proc/<pid>/fdinfo)."""
+    that socket is registered in one of its epoll sets (/proc/<pid>/fdinfo). A process
+    that has exited (a worker that had nothing left to serve) accepts nothing."""
+    try:
+        return _polls_listener(pid, {f"socket:[{inode}]" for inode in listening_inodes(port)})
+    except FileNotFoundError:
+        return False
+
+
+def _polls_listener(pid: int, inodes: set[str]) -> bool:
     listeners, epolls = set(), []
-    inodes = {f"socket:[{inode}]" for inode in listening_inodes(port)}
     for fd in Path(f"/proc/{pid}/fd").iterdir():
         try:
             target = os.readlink(fd)
@@ -214,10 +221,11 @@ class Processes:
                 process.wait(timeout=5)
 
 
-class Gunicorn:
-    """gunicorn with gunicorn.conf.py on a free port; `env` overrides settings."""
+class Server:
+    """The production server (`python -m datastorage.serve`: granian's main process and its
+    workers) on a free port; `env` overrides settings."""
 
-    def __init__(self, processes: Processes, name: str = "gunicorn", **env: str) -> None:
+    def __init__(self, processes: Processes, name: str = "server", **env: str) -> None:
         self.processes = processes
         self.name = name
         self.port = free_port()
@@ -231,12 +239,9 @@ class Gunicorn:
         }
         self.process: subprocess.Popen | None = None
 
-    def start(self) -> Gunicorn:
-        gunicorn = Path(sys.executable).parent / "gunicorn"
+    def start(self) -> Server:
         self.process = self.processes.spawn(
-            self.name,
-            [gunicorn, "--config", "gunicorn.conf.py", "datastorage.wsgi:application"],
-            **self.env,
+            self.name, [sys.executable, "-m", "datastorage.serve"], **self.env
         )
         wait_for(self._serving, f"{self.name} to serve:\n{self.log()[-3000:]}")
         return self

@@ -1,7 +1,7 @@
-"""SIGTERM to gunicorn while slow requests are in flight: they finish, nothing is cut off.
+"""SIGTERM to the server while slow requests are in flight: they finish, nothing is cut off.
 
 The requests are made slow for real: the test holds a lock on the storage's table, so
-each one waits inside PostgreSQL, in the middle of its transaction. gunicorn is told to
+each one waits inside PostgreSQL, in the middle of its transaction. granian is told to
 stop; once every worker has stopped accepting connections (its listening socket is out of
 its epoll set), the lock goes, and every request must complete with its 201.
 """
@@ -14,7 +14,7 @@ import pytest
 
 from storage.runtime import runtime_for
 from tests.reliability.support import (
-    Gunicorn,
+    Server,
     accepts_on,
     backends_waiting_on_locks,
     bearer,
@@ -32,7 +32,7 @@ IN_FLIGHT = 4  # at most one worker's threads (4): all are served, however sprea
 
 def test_sigterm_lets_in_flight_requests_finish(processes, admin_token, make_storage):
     make_storage(NOTES)
-    server = Gunicorn(processes, WEB_CONCURRENCY="2").start()
+    server = Server(processes, WEB_CONCURRENCY="2").start()
     locker = connect()
     pool = ThreadPoolExecutor(max_workers=IN_FLIGHT)
     try:
@@ -48,7 +48,7 @@ def test_sigterm_lets_in_flight_requests_finish(processes, admin_token, make_sto
         workers = server.worker_pids()
         assert all(accepts_on(pid, server.port) for pid in workers)
 
-        server.process.terminate()  # SIGTERM to the master
+        server.process.terminate()  # SIGTERM to granian's main process
 
         wait_for(
             lambda: not any(accepts_on(pid, server.port) for pid in workers),

@@ -1,9 +1,10 @@
-"""A gunicorn worker killed with SIGKILL in the middle of a bulk write.
+"""A granian worker killed with SIGKILL in the middle of a bulk write.
 
-The victim's bulk create is caught half-way, deterministically: its first INSERT (items
-0-999) is done and its second waits on the unique index, behind a row the test inserted
-and has not committed. The worker serving it is found through /proc and killed. The other
-workers go on serving, the master replaces the dead one, and no partial write remains.
+The victim's bulk create is caught half-way, deterministically: items 0-1499 are written
+(by INSERTs of 1000, or by one COPY) and item 1500 waits on the unique index, behind a row
+the test inserted and has not committed. The worker serving it is found through /proc and
+killed. The other workers go on serving, granian's main process replaces the dead one
+(--respawn-failed-workers), and no partial write remains.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ import pytest
 
 from storage.runtime import runtime_for
 from tests.reliability.support import (
-    Gunicorn,
     Reply,
+    Server,
     bearer,
     call,
     connect,
@@ -40,8 +41,8 @@ LEDGER = {
     "indexes": [{"fields": ["tag"], "unique": True}],
 }
 RECORDS = "/api/v1/storage/rel_ledger/"
-VICTIM_ITEMS = 2000  # two INSERTs of 1000 (the bulk create's batch size)
-BLOCKING_ITEM = 1500  # in the second INSERT
+VICTIM_ITEMS = 2000  # two INSERTs of 1000 (the bulk create's batch size), or one COPY
+BLOCKING_ITEM = 1500  # in the second INSERT: past the first 1000 written
 BACKGROUND_ITEMS = 50
 
 
@@ -86,14 +87,14 @@ def _blocked_backend() -> tuple[int, int, str] | None:
     return rows[0] if len(rows) == 1 else None
 
 
-def _replaced(server: Gunicorn, doomed: int) -> set[int] | None:
+def _replaced(server: Server, doomed: int) -> set[int] | None:
     pids = server.worker_pids()
     return pids if len(pids) == server.workers and doomed not in pids else None
 
 
 def test_a_killed_worker_leaves_no_partial_write(processes, admin_token, make_storage):
     make_storage(LEDGER)
-    server = Gunicorn(processes).start()
+    server = Server(processes).start()
     workers_before = server.worker_pids()
     writers = [BulkWriter(server.port, admin_token, f"bg{n}") for n in range(3)]
     victim = ThreadPoolExecutor(max_workers=1)
@@ -112,7 +113,7 @@ def test_a_killed_worker_leaves_no_partial_write(processes, admin_token, make_st
             call, server.port, "POST", RECORDS, items("victim", VICTIM_ITEMS), **bearer(admin_token)
         )
         backend_pid, client_port, statement = wait_for(_blocked_backend, "the victim to block")
-        assert statement.startswith('INSERT INTO "ds_rel_ledger"')
+        assert statement.startswith(('INSERT INTO "ds_rel_ledger"', 'COPY "ds_rel_ledger"'))
         doomed = pid_with_local_port(client_port, server.worker_pids())
         assert doomed in workers_before
         acknowledged_at_kill = [len(w.acknowledged) for w in writers]
@@ -121,7 +122,7 @@ def test_a_killed_worker_leaves_no_partial_write(processes, admin_token, make_st
 
         with pytest.raises(ConnectionError):  # the victim's connection is cut: no answer
             outcome.result()
-        replaced = wait_for(lambda: _replaced(server, doomed), "the master to replace the worker")
+        replaced = wait_for(lambda: _replaced(server, doomed), "granian to replace the worker")
         blocker.execute("ROLLBACK")
         # The orphaned backend finishes waiting, finds its client gone and rolls back.
         wait_for(

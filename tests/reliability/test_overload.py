@@ -1,6 +1,6 @@
 """Far more concurrent clients than database connections.
 
-One gunicorn worker with 12 threads and a pool of 2 connections; 40 clients post at once.
+One granian worker with 12 threads and a pool of 2 connections; 40 clients post at once.
 The test holds a lock on the storage's table, so the two requests that get a connection
 keep it, busy inside PostgreSQL, and every other request waits for the pool. That wait is
 bounded (DB_POOL_TIMEOUT): beyond it clients get 503 with Retry-After, never a 500 or a
@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from storage.runtime import runtime_for
-from tests.reliability.support import Gunicorn, Reply, bearer, call, connect, wait_for
+from tests.reliability.support import Reply, Server, bearer, call, connect, wait_for
 
 pytestmark = [pytest.mark.postgresql, pytest.mark.reliability]
 
@@ -57,10 +57,10 @@ def _probe(port: int, live: list[Reply], health: list[Reply], stop: threading.Ev
 
 def test_overload_answers_503_with_retry_after_and_stays_live(processes, admin_token, make_storage):
     make_storage(COUNTS)
-    server = Gunicorn(
+    server = Server(
         processes,
         WEB_CONCURRENCY="1",
-        GUNICORN_THREADS="12",
+        GRANIAN_BLOCKING_THREADS="12",
         DB_POOL_MIN="1",
         DB_POOL_MAX=str(POOL_MAX),
         DB_POOL_TIMEOUT="1",

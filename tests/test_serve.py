@@ -1,0 +1,56 @@
+"""The production server's launcher (datastorage/serve.py): what it asks granian for."""
+
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+
+from datastorage import serve
+
+
+def option(argv: list[str], name: str) -> str:
+    return argv[argv.index(name) + 1]
+
+
+def test_the_service_names_map_to_granian_options():
+    argv, _ = serve.command(
+        {"HOST": "0.0.0.0", "PORT": "9000", "WEB_CONCURRENCY": "3", "LOG_LEVEL": "WARNING"}
+    )
+    assert argv[1:3] == ["-m", "granian"]
+    assert (option(argv, "--host"), option(argv, "--port")) == ("0.0.0.0", "9000")
+    assert (option(argv, "--workers"), option(argv, "--log-level")) == ("3", "warning")
+    assert option(argv, "--interface") == "wsgi"
+    assert {"--no-ws", "--no-access-log", "--respawn-failed-workers"} <= set(argv)
+    assert argv[-1] == "datastorage.wsgi:application"
+
+
+def test_unset_names_fall_back_to_the_documented_defaults():
+    argv, env = serve.command({})
+    assert (option(argv, "--host"), option(argv, "--port")) == ("127.0.0.1", "8000")
+    assert (option(argv, "--workers"), option(argv, "--log-level")) == ("2", "info")
+    assert env["GRANIAN_BLOCKING_THREADS"] == "4"
+    assert env["GRANIAN_WORKERS_KILL_TIMEOUT"] == "30"
+
+
+def test_granian_variables_in_the_environment_win_over_our_defaults():
+    _, env = serve.command({"GRANIAN_BLOCKING_THREADS": "2", "GRANIAN_BACKLOG": "256"})
+    assert (env["GRANIAN_BLOCKING_THREADS"], env["GRANIAN_BACKLOG"]) == ("2", "256")
+
+
+def test_another_app_is_served_with_the_same_settings():
+    argv, _ = serve.command({}, "bench/ceiling.py:application")
+    assert argv[-1] == "bench/ceiling.py:application"
+
+
+def test_default_threads_fit_the_default_pool():
+    # A thread beyond the pool would wait for a connection, and answer 503 past the timeout.
+    assert int(serve.DEFAULTS["GRANIAN_BLOCKING_THREADS"]) <= 10  # DB_POOL_MAX's default
+
+
+@pytest.mark.postgresql
+def test_more_threads_than_pooled_connections_are_warned_about():
+    pool = settings.DATABASES["default"]["OPTIONS"]["pool"]["max_size"]
+    assert serve.pool_warning({"GRANIAN_BLOCKING_THREADS": str(pool)}) is None
+    warning = serve.pool_warning({"GRANIAN_BLOCKING_THREADS": str(pool + 1)})
+    assert warning is not None
+    assert f"more than DB_POOL_MAX={pool}" in warning
