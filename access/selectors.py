@@ -2,19 +2,24 @@
 
 Every API request pays this lookup, so it is one statement compiled once: the token by its
 hash, and, when the URL names a storage, that storage's serving version and the token's
-grant on it. Table and column names come from the models; values are parameters.
+grant on it. A read of one record can ride along (the record joined by its key): the
+records API's most common request then costs one round trip. Table and column names come
+from the models (quoted by Django); values are parameters.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
+from types import SimpleNamespace
+from typing import Any
 
 from django.db import connection
 from django.utils import timezone
 
 from access.models import ApiToken, Grant
 from factory.models import StorageDefinition
+from factory.schema.statements import KeyedSelect
 
 
 @dataclass(frozen=True)
@@ -33,36 +38,77 @@ class TokenRow:
     admin: bool
     access: frozenset[str] | None  # on the named storage; None when no storage was named
     storage: StorageRow | None  # None when not named, or no storage has that name
+    record: SimpleNamespace | None = None  # the record asked for, when it exists
+    record: SimpleNamespace | None = None  # the record asked for, when it exists
+
+
+@dataclass(frozen=True)
+class _Statements:
+    alone: str
+    with_storage: str
+    # `with_storage` in parts, for the variant that joins a record too.
+    storage_select: str
+    storage_from: str
+    where: str
 
 
 @cache
-def _statements() -> tuple[str, str]:
+def _statements() -> _Statements:
     quote = connection.ops.quote_name
     token, grant, storage = (quote(m._meta.db_table) for m in (ApiToken, Grant, StorageDefinition))
     active = (
         "t.secret_hash = %s AND t.revoked_at IS NULL "
         "AND (t.expires_at IS NULL OR t.expires_at > %s)"
     )
-    alone = f"SELECT t.id, t.name, t.admin FROM {token} t WHERE {active}"
-    with_storage = (
-        f"SELECT t.id, t.name, t.admin, g.read, g.write, g.manage, "
-        f"s.id, s.serving_version, s.status FROM {token} t "
-        f"LEFT JOIN {storage} s ON s.name = %s "
-        f"LEFT JOIN {grant} g ON g.token_id = t.id AND g.storage_id = s.id "
-        f"WHERE {active}"
+    select = (
+        "SELECT t.id, t.name, t.admin, g.read, g.write, g.manage, s.id, s.serving_version, s.status"
     )
-    return alone, with_storage
+    tables = (
+        f"{token} t LEFT JOIN {storage} s ON s.name = %s "
+        f"LEFT JOIN {grant} g ON g.token_id = t.id AND g.storage_id = s.id"
+    )
+    return _Statements(
+        alone=f"SELECT t.id, t.name, t.admin FROM {token} t WHERE {active}",
+        with_storage=f"{select} FROM {tables} WHERE {active}",
+        storage_select=select,
+        storage_from=tables,
+        where=active,
+    )
 
 
-def token_lookup(*, secret_hash: str, storage_name: str | None) -> TokenRow | None:
-    """The active token with this hash (None: unknown, expired or revoked)."""
-    alone, with_storage = _statements()
+@lru_cache(maxsize=1024)
+def _with_record(table: str, key_column: str, columns: str) -> str:
+    """The storage lookup, plus the record by its key (a LEFT JOIN: NULLs when absent)."""
+    parts = _statements()
+    return (
+        f"{parts.storage_select}, {columns} FROM {parts.storage_from} "
+        f"LEFT JOIN {table} ON {key_column} = %s WHERE {parts.where}"
+    )
+
+
+def token_lookup(
+    *,
+    secret_hash: str,
+    storage_name: str | None,
+    record: KeyedSelect | None = None,
+    key: Any = None,
+) -> TokenRow | None:
+    """The active token with this hash (None: unknown, expired or revoked).
+
+    With `record` (the keyed read of the version the caller believes the storage serves)
+    and `key`, the record comes along in `TokenRow.record`; the caller must check that the
+    storage row names the version it assumed before trusting it.
+    """
+    statements = _statements()
     now = timezone.now()
     with connection.cursor() as cursor:
         if storage_name is None:
-            cursor.execute(alone, [secret_hash, now])
+            cursor.execute(statements.alone, [secret_hash, now])
+        elif record is None:
+            cursor.execute(statements.with_storage, [storage_name, secret_hash, now])
         else:
-            cursor.execute(with_storage, [storage_name, secret_hash, now])
+            statement = _with_record(record.table, record.key_column, record.columns)
+            cursor.execute(statement, [storage_name, record.key_param(key), secret_hash, now])
         row = cursor.fetchone()
     if row is None:
         return None
@@ -71,4 +117,7 @@ def token_lookup(*, secret_hash: str, storage_name: str | None) -> TokenRow | No
     kinds = ("read", "write", "manage")
     access = frozenset(kind for kind, allowed in zip(kinds, row[3:6], strict=True) if allowed)
     storage = StorageRow(row[6], row[7], row[8]) if row[6] is not None else None
-    return TokenRow(row[0], row[1], bool(row[2]), access, storage)
+    found = record.record(row[9:]) if record is not None else None
+    if found is not None and found.pk is None:
+        found = None  # the LEFT JOIN found no record with that key
+    return TokenRow(row[0], row[1], bool(row[2]), access, storage, found)

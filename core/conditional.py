@@ -12,7 +12,7 @@ from core.errors import PreconditionFailed, PreconditionRequired, ValidationFail
 # ASCII digits only (`\d` would take any script's digits), at most 2^63-1: a version is a
 # bigint, and a larger number in a query overflows it (SQLite refuses it outright).
 _TAG_RE = re.compile(r'(?:W/)?(?:"([0-9]{1,19})"|([0-9]{1,19}))')
-_MAX_VERSION = 2**63 - 1
+MAX_VERSION = 2**63 - 1
 ANY = -1
 
 
@@ -30,7 +30,7 @@ def parse_tags(header: str | None, *, header_name: str = "If-Match") -> set[int]
             tags.add(ANY)
             continue
         match = _TAG_RE.fullmatch(part)
-        if not match or int(match.group(1) or match.group(2)) > _MAX_VERSION:
+        if not match or int(match.group(1) or match.group(2)) > MAX_VERSION:
             raise ValidationFailed(
                 {header_name: [f'{part!r} is not a version tag; send the ETag, e.g. "3".']},
                 f"The {header_name} header is malformed.",

@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from core import errors
+from core.database import is_stale_plan
 from core.problems import PROBLEM_CONTENT_TYPE, flatten_errors, problem_body
 
 logger = logging.getLogger("datastorage.errors")
@@ -95,7 +96,7 @@ def _api_exception_response(exc: drf.APIException) -> Response:
 
 
 def _database_response(exc: DatabaseError, context: dict[str, Any]) -> Response | None:
-    if isinstance(exc, OperationalError | InterfaceError):
+    if isinstance(exc, OperationalError | InterfaceError) or is_stale_plan(exc):
         logger.warning("database unavailable: %s", exc)
         return _response(
             503,

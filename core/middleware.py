@@ -15,6 +15,7 @@ from django.core.handlers.wsgi import LimitedStream
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 
+from core.database import is_stale_plan
 from core.problems import problem_response
 from core.views import server_error
 
@@ -87,7 +88,7 @@ class RequestLogMiddleware:
 
     def _read_unsized_body(self, request: HttpRequest) -> HttpResponse | None:
         """A body sent without Content-Length (chunked): Django reads none of it, so the view
-        would see no body at all. When the server marks its input as terminated (gunicorn
+        would see no body at all. When the server marks its input as terminated (granian
         does: `wsgi.input_terminated`), read it here, refusing more than the limit."""
         meta = request.META
         if not (meta.get("wsgi.input_terminated") and meta.get("HTTP_TRANSFER_ENCODING")):
@@ -107,7 +108,7 @@ class RequestLogMiddleware:
             # Django answers these itself (404, 403, 400), e.g. in the admin: not a 500.
             return None
         request_id = getattr(request, "request_id", "")
-        if isinstance(exc, OperationalError | InterfaceError):
+        if isinstance(exc, OperationalError | InterfaceError) or is_stale_plan(exc):
             error_logger.warning("database unavailable: %s", exc, extra={"request_id": request_id})
             return problem_response(
                 status=503,

@@ -70,7 +70,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "core.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    # Serves /static/ (admin, API docs) from gunicorn itself: no separate web server needed.
+    # Serves /static/ (admin, API docs) from the app server itself: no separate web server.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -111,6 +111,7 @@ DB_CONNECT_TIMEOUT = env_int("DB_CONNECT_TIMEOUT", 5)
 # How long the pool retries a lost connection in the background before leaving the next
 # attempt to the next request that needs one.
 DB_POOL_RECONNECT_TIMEOUT = env_int("DB_POOL_RECONNECT_TIMEOUT", 5)
+DB_PREPARE_THRESHOLD = env_int("DB_PREPARE_THRESHOLD", 5)
 # Statement timeout for API requests, in milliseconds (0 disables it).
 DB_STATEMENT_TIMEOUT_MS = env_int("DB_STATEMENT_TIMEOUT_MS", 30_000)
 
@@ -132,6 +133,14 @@ if DATABASE_URL:
         # that connections killed by a database restart are replaced, not served.
         _db["CONN_HEALTH_CHECKS"] = True
         _db["OPTIONS"]["connect_timeout"] = DB_CONNECT_TIMEOUT
+        # Parameters bound by the server, and statements prepared once per pooled
+        # connection after DB_PREPARE_THRESHOLD uses: the records API runs the same few
+        # statements all day, and client-side binding plus parsing and planning each time
+        # was a measurable share of a record read (docs/performance.md). Behind a
+        # transaction-mode PgBouncer, set DB_PREPARE_THRESHOLD=0 to turn preparing off.
+        _db["OPTIONS"]["server_side_binding"] = True
+        if DB_PREPARE_THRESHOLD:
+            _db["OPTIONS"]["prepare_threshold"] = DB_PREPARE_THRESHOLD
         if DB_STATEMENT_TIMEOUT_MS:
             _db["OPTIONS"]["options"] = f"-c statement_timeout={DB_STATEMENT_TIMEOUT_MS}"
         # Django's pool hands out connections per request; persistent connections would
@@ -209,6 +218,9 @@ PAGE_SIZE_MAX = env_int("PAGE_SIZE_MAX", 1000)
 THROTTLE_RATE = os.environ.get("THROTTLE_RATE", "")
 # Dynamic model classes kept per process (least recently used are dropped).
 MODEL_CACHE_SIZE = env_int("MODEL_CACHE_SIZE", 512)
+# The records API answers its everyday requests without DRF's per-request machinery
+# (storage/fastpath.py); 0 sends every request through the DRF views (same answers).
+RECORDS_FAST_PATH = env_bool("RECORDS_FAST_PATH", True)
 
 # --- REST framework ---------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -7,26 +7,26 @@ checked as storages are matched, so a refusal comes before anything is written.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework.exceptions import PermissionDenied
 
-from core.errors import PayloadTooLarge, ValidationFailed
+from core.errors import PayloadTooLarge, UniqueViolation, ValidationFailed
 from ingest.routing import Route
 from ingest.selectors import route_list
 from storage.runtime import RecordRuntime, runtime_for
-from storage.services import unique_violation
+from storage.services import record_bulk_insert
 
 
 @dataclass
 class StorageBatch:
     runtime: RecordRuntime
-    rows: list[Any] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)
     events: list[int] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
     written: int = 0
@@ -34,6 +34,8 @@ class StorageBatch:
 
 @dataclass
 class IngestReport:
+    # Every record the request writes carries this time as _created_at and _updated_at.
+    now: datetime.datetime = field(default_factory=timezone.now)
     events: int = 0
     unmatched: int = 0
     batches: dict[str, StorageBatch] = field(default_factory=dict)
@@ -61,7 +63,6 @@ def events_route(*, principal: Any, events: Iterable[Any]) -> IngestReport:
     """Read every event and build each storage's batch; writes nothing."""
     routes = route_list()
     report = IngestReport()
-    now = timezone.now()
     for position, event in enumerate(events):
         if position >= settings.MAX_INGEST_EVENTS:
             raise PayloadTooLarge(
@@ -73,14 +74,14 @@ def events_route(*, principal: Any, events: Iterable[Any]) -> IngestReport:
             report.unmatched += 1
         for route in matched:
             batch = _batch_for(report, route, principal)
-            _add(batch, route, event, position, now)
+            _add(batch, route, event, position)
     return report
 
 
 def batches_write(*, report: IngestReport) -> None:
     """Write each storage's batch, each all or nothing."""
     for batch in report.batches.values():
-        _write(batch)
+        _write(batch, report.now)
 
 
 def _batch_for(report: IngestReport, route: Route, principal: Any) -> StorageBatch:
@@ -94,26 +95,23 @@ def _batch_for(report: IngestReport, route: Route, principal: Any) -> StorageBat
     return batch
 
 
-def _add(batch: StorageBatch, route: Route, event: Any, position: int, now: Any) -> None:
+def _add(batch: StorageBatch, route: Route, event: Any, position: int) -> None:
     try:
         values = batch.runtime.validator.for_create(route.project(event))
     except ValidationFailed as exc:
         batch.rejected.append({"event": position, "errors": exc.errors})
         return
-    model = batch.runtime.model
-    batch.rows.append(model(**values, _version=1, _created_at=now, _updated_at=now))
+    batch.rows.append(values)
     batch.events.append(position)
 
 
-def _write(batch: StorageBatch) -> None:
+def _write(batch: StorageBatch, now: datetime.datetime) -> None:
     """One storage's batch, all or nothing: a unique violation rejects every event in it."""
     if not batch.rows:
         return
     try:
-        with transaction.atomic():
-            batch.runtime.model.objects.bulk_create(batch.rows, batch_size=1000)
-    except IntegrityError as exc:
-        problem = unique_violation(batch.runtime, exc, batch.rows)
+        record_bulk_insert(runtime=batch.runtime, rows=batch.rows, now=now)
+    except UniqueViolation as problem:
         reason = {"non_field_errors": [problem.detail]}
         batch.rejected.extend({"event": position, "errors": reason} for position in batch.events)
         batch.rejected.sort(key=lambda item: item["event"])

@@ -20,8 +20,9 @@ from core.errors import NotReady, RecordNotFound, StorageNotFound
 from core.lru import LRUCache
 from factory.models import StorageDefinition, StorageVersion
 from factory.schema.builder import build_model
+from factory.schema.bulk import CopyInsert, copy_insert
 from factory.schema.definition import SYSTEM_FIELDS
-from factory.schema.statements import KeyedSelect, keyed_select
+from factory.schema.statements import KeyedSelect, KeyedUpdate, keyed_select
 from storage.filters import RecordFilters, build_filters
 from storage.serializers import RecordValidator, converters
 
@@ -39,6 +40,8 @@ class RecordRuntime:
     filters: RecordFilters
     key_name: str
     select_by_key: KeyedSelect
+    update_by_key: KeyedUpdate
+    copy_insert: CopyInsert
     orderable: frozenset[str] = field(default_factory=frozenset)
     field_names: frozenset[str] = field(default_factory=frozenset)
 
@@ -47,6 +50,10 @@ class RecordRuntime:
 
 
 _runtimes: LRUCache[RecordRuntime] = LRUCache(lambda: settings.MODEL_CACHE_SIZE)
+# The runtime each storage name served last in this process: a guess, never the truth. The
+# records API's fast path (storage.fastpath) builds its one statement from it and checks
+# the storage row that comes back; a stale guess only costs the general path.
+_last_served: LRUCache[RecordRuntime] = LRUCache(lambda: settings.MODEL_CACHE_SIZE)
 
 
 def runtime_for(name: str, principal: Any = None) -> RecordRuntime:
@@ -56,7 +63,11 @@ def runtime_for(name: str, principal: Any = None) -> RecordRuntime:
     request, same query); otherwise it is read here.
     """
     known = getattr(principal, "storages", {})
-    row = known[name] if name in known else storage_row(name)
+    return runtime_for_row(name, known[name] if name in known else storage_row(name))
+
+
+def runtime_for_row(name: str, row: StorageRow | None) -> RecordRuntime:
+    """The runtime of the version `row` (the storage as just read) says is served."""
     if row is None:
         raise StorageNotFound(f"No storage named '{name}'.")
     if row.serving_version is None:
@@ -65,9 +76,16 @@ def runtime_for(name: str, principal: Any = None) -> RecordRuntime:
             retry_after=5,
             storage_status=row.status,
         )
-    return _runtimes.get_or_create(
+    runtime = _runtimes.get_or_create(
         (row.id, row.serving_version), lambda: compile_runtime(row.id, row.serving_version)
     )
+    _last_served.put(name, runtime)
+    return runtime
+
+
+def last_served(name: str) -> RecordRuntime | None:
+    """The runtime this process last served for `name`, if any (see _last_served)."""
+    return _last_served.get(name)
 
 
 def storage_row(name: str) -> StorageRow | None:
@@ -88,6 +106,7 @@ def compile_runtime(storage_id: int, number: int) -> RecordRuntime:
     key_name = definition["primary_key"]["name"]
     fields = {spec["name"] for spec in definition["fields"]}
     orderable = {s["name"] for s in definition["fields"] if s["type"] != "json"}
+    select_by_key = keyed_select(model)
     return RecordRuntime(
         storage_id=storage_id,
         name=version.storage.name,
@@ -99,7 +118,9 @@ def compile_runtime(storage_id: int, number: int) -> RecordRuntime:
         converters=converters(definition),
         filters=build_filters(model, definition),
         key_name=key_name,
-        select_by_key=keyed_select(model),
+        select_by_key=select_by_key,
+        update_by_key=KeyedUpdate(model, select_by_key),
+        copy_insert=copy_insert(model),
         orderable=frozenset(orderable | {key_name} | set(SYSTEM_FIELDS)),
         field_names=frozenset(fields | {key_name}),
     )
@@ -107,3 +128,4 @@ def compile_runtime(storage_id: int, number: int) -> RecordRuntime:
 
 def clear_runtimes() -> None:
     _runtimes.clear()
+    _last_served.clear()

@@ -1,5 +1,6 @@
 from django.urls import path, register_converter
 
+from storage import fastpath
 from storage.views import RecordDetailView, RecordListView
 
 
@@ -19,6 +20,10 @@ class RecordKeyConverter:
 register_converter(RecordKeyConverter, "record_key")
 
 urlpatterns = [
-    path("<str:name>/", RecordListView.as_view(), name="record-list"),
-    path("<str:name>/<record_key:key>/", RecordDetailView.as_view(), name="record-detail"),
+    path("<str:name>/", fastpath.record_list(RecordListView.as_view()), name="record-list"),
+    path(
+        "<str:name>/<record_key:key>/",
+        fastpath.record_detail(RecordDetailView.as_view()),
+        name="record-detail",
+    ),
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import StreamingHttpResponse
+from django.http import HttpRequest, StreamingHttpResponse
 from django.urls import reverse
 from django.utils.http import urlencode
 from rest_framework import status
@@ -22,16 +22,28 @@ from storage.runtime import RecordRuntime, runtime_for
 from storage.serializers import parse_key, represent
 
 
-def _record_url(request: Request, runtime: RecordRuntime, key: Any) -> str:
+def record_url(request: HttpRequest | Request, runtime: RecordRuntime, key: Any) -> str:
     return request.build_absolute_uri(
         reverse("record-detail", kwargs={"name": runtime.name, "key": str(key)})
     )
 
 
-def _page_url(request: Request, cursor: str | None) -> str | None:
+def list_body(request: HttpRequest | Request, found: selectors.RecordList) -> dict[str, Any]:
+    """A page of records as the API answers it (also used by storage.fastpath)."""
+    body: dict[str, Any] = {
+        "results": [represent(row, found.converters) for row in found.page.rows],
+        "next": _page_url(request, found.page.next),
+        "previous": _page_url(request, found.page.previous),
+    }
+    if found.count is not None:
+        body["count"] = found.count
+    return body
+
+
+def _page_url(request: HttpRequest | Request, cursor: str | None) -> str | None:
     if cursor is None:
         return None
-    params = request.query_params.copy()
+    params = request.GET.copy()
     params["cursor"] = cursor
     return request.build_absolute_uri(f"{request.path}?{urlencode(params, doseq=True)}")
 
@@ -47,14 +59,7 @@ class RecordListView(APIView):
         if export_format is not None:
             return _export(runtime, request, export_format)
         found = selectors.record_list(runtime=runtime, params=request.query_params)
-        body: dict[str, Any] = {
-            "results": [represent(row, found.converters) for row in found.page.rows],
-            "next": _page_url(request, found.page.next),
-            "previous": _page_url(request, found.page.previous),
-        }
-        if found.count is not None:
-            body["count"] = found.count
-        return Response(body)
+        return Response(list_body(request, found))
 
     @openapi.create_records
     def post(self, request: Request, name: str) -> Response:
@@ -73,7 +78,7 @@ class RecordListView(APIView):
         return Response(
             represent(row, runtime.converters),
             status=status.HTTP_201_CREATED,
-            headers={"Location": _record_url(request, runtime, row.pk), "ETag": etag(row._version)},
+            headers={"Location": record_url(request, runtime, row.pk), "ETag": etag(row._version)},
         )
 
 

@@ -2,12 +2,14 @@
 
 Django's ORM builds SQL anew for every query (about as costly as the round trip itself on
 a primary-key read). The SQL here is still Django's own (from a queryset's compiler, names
-quoted by Django) but compiled once; each request only binds its key and converts the row.
+quoted by Django) but compiled once; each request only binds its values and converts the
+row.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -24,20 +26,34 @@ _PLACEHOLDER_KEYS = {
 
 @dataclass(frozen=True)
 class KeyedSelect:
-    """SELECT <columns> FROM <table> WHERE <pk> = %s, with the ORM's value converters."""
+    """SELECT <columns> FROM <table> WHERE <pk> = %s, with the ORM's value converters.
+
+    Its parts serve the other statements of a row: `table`, `key_column` and `columns`
+    (table-qualified) for reads joined with other tables, `returning` (bare names) for
+    RETURNING clauses; `record` converts a row of either.
+    """
 
     sql: str
+    table: str
+    key_column: str
+    columns: str
+    returning: str
     attnames: tuple[str, ...]
     converters: tuple[tuple[int, tuple[Any, ...], Any], ...]
     key_field: models.Field
 
+    def key_param(self, key: Any) -> Any:
+        return self.key_field.get_db_prep_value(key, connection)
+
     def fetch(self, key: Any) -> SimpleNamespace | None:
         """The row with this primary key as attributes (like a model instance), or None."""
         with connection.cursor() as cursor:
-            cursor.execute(self.sql, [self.key_field.get_db_prep_value(key, connection)])
+            cursor.execute(self.sql, [self.key_param(key)])
             row = cursor.fetchone()
-        if row is None:
-            return None
+        return None if row is None else self.record(row)
+
+    def record(self, row: Sequence[Any]) -> SimpleNamespace:
+        """A row of `columns` (or `returning`), converted, as attributes."""
         values = list(row)
         for position, functions, expression in self.converters:
             value = values[position]
@@ -57,7 +73,7 @@ def keyed_select(model: type[models.Model], *fields: str) -> KeyedSelect:
     if fields:
         queryset = queryset.only(*fields)
     compiler = queryset.query.get_compiler(using=DEFAULT_DB_ALIAS)
-    sql, params = compiler.as_sql()
+    statement, params = compiler.as_sql()
     if len(params) != 1:
         raise ValueError(f"expected one parameter, got {params!r}")
     expressions = [column for column, _, _ in compiler.select]
@@ -65,5 +81,73 @@ def keyed_select(model: type[models.Model], *fields: str) -> KeyedSelect:
         (position, tuple(functions), expression)
         for position, (functions, expression) in compiler.get_converters(expressions).items()
     )
-    attnames = tuple(expression.target.attname for expression in expressions)
-    return KeyedSelect(sql=sql, attnames=attnames, converters=converters, key_field=key_field)
+    quote = connection.ops.quote_name
+    return KeyedSelect(
+        sql=statement,
+        table=quote(model._meta.db_table),
+        key_column=f"{quote(model._meta.db_table)}.{quote(key_field.column)}",
+        columns=", ".join(compiler.compile(expression)[0] for expression in expressions),
+        returning=", ".join(quote(expression.target.column) for expression in expressions),
+        attnames=tuple(expression.target.attname for expression in expressions),
+        converters=converters,
+        key_field=key_field,
+    )
+
+
+class KeyedUpdate:
+    """UPDATE ... SET <fields>, _version = _version + 1 WHERE pk = %s [AND _version IN
+    (...)] RETURNING <every column>: one statement, one round trip, the row as written.
+
+    The SET list differs from request to request (a PATCH names its fields), so the SQL
+    is compiled per set of field names and number of versions, from names quoted by
+    Django, and kept (a bounded number of shapes: clients choose them).
+    """
+
+    MAX_SHAPES = 256
+
+    def __init__(self, model: type[models.Model], select: KeyedSelect) -> None:
+        self.select = select
+        self.fields = {field.attname: field for field in model._meta.concrete_fields}
+        self.table = connection.ops.quote_name(model._meta.db_table)
+        self._shapes: dict[tuple[tuple[str, ...], int | None], str] = {}
+
+    def run(
+        self, *, key: Any, versions: set[int] | None, values: dict[str, Any], updated_at: Any
+    ) -> SimpleNamespace | None:
+        """The row as updated, or None when no row has this key (and one of these
+        versions; any version when None)."""
+        names = tuple(values)
+        statement = self._statement(names, None if versions is None else len(versions))
+        params = [self.fields[name].get_db_prep_save(values[name], connection) for name in names]
+        params.append(self.fields["_updated_at"].get_db_prep_save(updated_at, connection))
+        params.append(self.select.key_param(key))
+        params.extend(versions or ())
+        with connection.cursor() as cursor:
+            cursor.execute(statement, params)
+            row = cursor.fetchone()
+        return None if row is None else self.select.record(row)
+
+    def _statement(self, names: tuple[str, ...], versions: int | None) -> str:
+        shape = (names, versions)
+        statement = self._shapes.get(shape)
+        if statement is None:
+            statement = self._compile(names, versions)
+            if len(self._shapes) >= self.MAX_SHAPES:
+                self._shapes.clear()
+            self._shapes[shape] = statement
+        return statement
+
+    def _compile(self, names: tuple[str, ...], versions: int | None) -> str:
+        quote = connection.ops.quote_name
+        column = {name: quote(field.column) for name, field in self.fields.items()}
+        version = column["_version"]
+        assignments = [f"{column[name]} = %s" for name in names]
+        assignments += [f"{version} = {version} + 1", f"{column['_updated_at']} = %s"]
+        key = quote(self.select.key_field.column)
+        where = f"{key} = %s"
+        if versions is not None:
+            where += f" AND {version} IN ({', '.join(['%s'] * versions)})"
+        return (
+            f"UPDATE {self.table} SET {', '.join(assignments)} WHERE {where} "
+            f"RETURNING {self.select.returning}"
+        )

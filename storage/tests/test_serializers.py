@@ -473,3 +473,36 @@ def test_represent_writes_decimals_as_strings_and_datetimes_in_utc_with_z():
         "_created_at": "2024-01-01T00:00:00Z",
         "_updated_at": "2024-01-02T00:00:00Z",
     }
+
+
+_ONE_OF_EACH = {
+    "primary_key": {"name": "id", "type": "serial"},
+    "fields": [{"name": "at", "type": "datetime"}, {"name": "chip", "type": "uuid"}],
+}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        datetime.datetime(1, 1, 1, tzinfo=datetime.UTC),
+        datetime.datetime(999, 12, 31, 23, 59, 59, 1, tzinfo=datetime.UTC),
+        datetime.datetime(2024, 2, 29, 12, 0, 0, 100000, tzinfo=datetime.UTC),
+        datetime.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=datetime.UTC),
+        datetime.datetime(2024, 5, 1, 0, 30, tzinfo=datetime.timezone(datetime.timedelta(hours=5))),
+        datetime.datetime(2024, 5, 1, tzinfo=datetime.timezone(datetime.timedelta(hours=-3))),
+    ],
+)
+def test_datetimes_are_represented_as_isoformat_in_utc_with_z(value):
+    (convert,) = [c for name, c in converters(_ONE_OF_EACH) if name == "at"]
+
+    assert convert(value) == value.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [uuid.UUID(int=0), uuid.UUID(int=2**128 - 1), uuid.uuid4(), "not a UUID object"],
+)
+def test_uuids_are_represented_as_str_does(value):
+    (convert,) = [c for name, c in converters(_ONE_OF_EACH) if name == "chip"]
+
+    assert convert(value) == str(value)

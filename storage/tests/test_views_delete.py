@@ -45,7 +45,7 @@ def test_delete_with_a_stale_version_answers_412_and_keeps_the_record(api_client
         "type": "precondition-failed",
         "title": "Precondition failed",
         "status": 412,
-        "detail": "The record is at version 2; re-read it and retry.",
+        "detail": "The resource is at version 2; re-read it and retry.",
         "current_version": 2,
     }
     assert dog_count() == 1

@@ -202,7 +202,10 @@ def test_fields_named_like_builder_internals_read_back_their_own_values(api_clie
     ]
 
 
-def test_get_by_key_costs_two_queries(api_client, add_dog, django_assert_num_queries):
+def test_get_by_key_costs_two_queries_on_the_general_path(
+    api_client, add_dog, django_assert_num_queries, settings
+):
+    settings.RECORDS_FAST_PATH = False  # storage/tests/test_fastpath.py: one query there
     dog = add_dog()
 
     # The token with the storage's serving version and grant, then the row.

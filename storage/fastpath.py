@@ -1,0 +1,233 @@
+"""The records API's everyday requests, answered without DRF's per-request machinery.
+
+Profiling a record read under load showed more time in DRF's layers (request wrapping,
+content negotiation, authentication and permission objects, response rendering) and in
+round trips (pool check, token, record) than in reading the record. This module answers
+the common successful requests of the records API directly:
+
+- GET one record: the token, its grant, the storage's serving version and the record come
+  back in one statement (access.selectors.token_lookup with `record`);
+- GET a page, POST one record, PUT/PATCH with If-Match: the token lookup, then the same
+  selector or service the DRF views call.
+
+It takes only requests it answers exactly as the DRF views do (a Bearer token, JSON in and
+out, no Idempotency-Key, no If-None-Match, no throttling configured), and only when they
+succeed. Anything else, every error included, goes to the DRF view, which stays the one
+definition of the API's behaviour: a write refused here has written nothing (validation
+comes first, a conditional UPDATE that matched nothing changed nothing, a violated
+constraint rolls its statement back), so the DRF view answers it afresh. Database
+outages are not handed over: they answer 503 (core.middleware), as the DRF view would.
+storage/tests/test_fastpath.py checks that both paths answer the same.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.db import DatabaseError, DataError, IntegrityError
+from django.http import HttpRequest, HttpResponse
+
+from access.selectors import TokenRow, token_lookup
+from access.services import hash_secret
+from core.conditional import etag
+from core.errors import DomainError
+from core.json import dumps, loads
+from storage import selectors, services
+from storage.runtime import RecordRuntime, last_served, runtime_for_row
+from storage.serializers import parse_key, represent
+from storage.views import list_body, record_url
+
+View = Callable[..., HttpResponse]
+
+# What DRF negotiates to our JSON renderer without a second thought.
+_PLAIN_ACCEPT = frozenset({"", "*/*", "application/json"})
+# Single-record bodies; a larger body (a bulk) goes the general way.
+_MAX_BODY = 64 * 1024
+# Failures of a write that left nothing written: the general path answers them.
+_REFUSED = (DomainError, IntegrityError, DataError)
+
+
+def record_list(view: View) -> View:
+    """Wrap RecordListView's view: GET a page, POST one record."""
+    headers = _drf_headers(view)
+
+    @functools.wraps(view)  # keeps `cls` and `csrf_exempt`: the schema and CSRF see the view
+    def dispatch(request: HttpRequest, name: str) -> HttpResponse:
+        response = None
+        if _plain(request):
+            if request.method == "GET":
+                response = _list(request, name, headers)
+            elif request.method == "POST":
+                response = _create(request, name, headers)
+        return response or view(request, name=name)
+
+    return dispatch
+
+
+def record_detail(view: View) -> View:
+    """Wrap RecordDetailView's view: GET one record, PUT and PATCH with If-Match."""
+    headers = _drf_headers(view)
+
+    @functools.wraps(view)
+    def dispatch(request: HttpRequest, name: str, key: str) -> HttpResponse:
+        response = None
+        if _plain(request):
+            if request.method == "GET":
+                response = _get(request, name, key, headers)
+            elif request.method in ("PUT", "PATCH"):
+                response = _update(request, name, key, headers)
+        return response or view(request, name=name, key=key)
+
+    return dispatch
+
+
+def _get(request: HttpRequest, name: str, raw_key: str, headers: dict) -> HttpResponse | None:
+    runtime = last_served(name)
+    if runtime is None or request.META.get("QUERY_STRING"):
+        return None
+    key = parse_key(runtime.definition["primary_key"], raw_key)
+    if key is None:
+        return None
+    try:
+        # The statement names the table and columns of the version last served here; if
+        # that guess is stale (the storage was dropped or re-created), the statement may
+        # fail, which a read can afford: the general path reads afresh.
+        with services.savepoint_if_in_transaction():
+            token = _token(request, name, record=runtime.select_by_key, key=key)
+    except DatabaseError:
+        return None
+    if token is None or token.record is None or not _serves(token, runtime, "read"):
+        return None
+    body = represent(token.record, runtime.converters)
+    return _json(200, body, headers, ETag=etag(token.record._version))
+
+
+def _list(request: HttpRequest, name: str, headers: dict) -> HttpResponse | None:
+    if "format" in request.GET:
+        return None  # an export: streamed by the general path
+    runtime = _runtime(request, name, "read")
+    if runtime is None:
+        return None
+    try:
+        found = selectors.record_list(runtime=runtime, params=request.GET)
+    except _REFUSED:
+        return None
+    return _json(200, list_body(request, found), headers)
+
+
+def _create(request: HttpRequest, name: str, headers: dict) -> HttpResponse | None:
+    data = _body(request)
+    if data is None:
+        return None
+    runtime = _runtime(request, name, "write")
+    if runtime is None:
+        return None
+    try:
+        row = services.record_create(runtime=runtime, data=data)
+    except _REFUSED:
+        return None
+    body = represent(row, runtime.converters)
+    location = record_url(request, runtime, row.pk)
+    return _json(201, body, headers, Location=location, ETag=etag(row._version))
+
+
+def _update(request: HttpRequest, name: str, raw_key: str, headers: dict) -> HttpResponse | None:
+    if_match = request.META.get("HTTP_IF_MATCH")
+    data = _body(request) if if_match is not None else None
+    if data is None:
+        return None
+    runtime = _runtime(request, name, "write")
+    key = parse_key(runtime.definition["primary_key"], raw_key) if runtime else None
+    if key is None:
+        return None
+    try:
+        row = services.record_update(
+            runtime=runtime,
+            key=key,
+            data=data,
+            if_match=if_match,
+            partial=request.method == "PATCH",
+        )
+    except _REFUSED:
+        return None
+    return _json(200, represent(row, runtime.converters), headers, ETag=etag(row._version))
+
+
+# --- the checks the DRF view would make ------------------------------------------------
+
+
+def _plain(request: HttpRequest) -> bool:
+    """A request whose handling involves nothing but what this module does."""
+    meta = request.META
+    return (
+        settings.RECORDS_FAST_PATH
+        and not settings.THROTTLE_RATE
+        and meta.get("HTTP_ACCEPT", "") in _PLAIN_ACCEPT
+        and "HTTP_IDEMPOTENCY_KEY" not in meta
+        and "HTTP_IF_NONE_MATCH" not in meta
+    )
+
+
+def _token(request: HttpRequest, name: str, **record: Any) -> TokenRow | None:
+    """As access.authentication.BearerTokenAuthentication reads it; None for anything
+    it would refuse."""
+    scheme, _, secret = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip() or len(secret) > 200:
+        return None
+    return token_lookup(secret_hash=hash_secret(secret.strip()), storage_name=name, **record)
+
+
+def _serves(token: TokenRow, runtime: RecordRuntime, needed: str) -> bool:
+    """The token may do `needed` here, and the storage serves the version of `runtime`."""
+    storage = token.storage
+    return (
+        (token.admin or needed in (token.access or ()))
+        and storage is not None
+        and storage.id == runtime.storage_id
+        and storage.serving_version == runtime.version
+    )
+
+
+def _runtime(request: HttpRequest, name: str, needed: str) -> RecordRuntime | None:
+    token = _token(request, name)
+    if token is None or token.storage is None or token.storage.serving_version is None:
+        return None
+    if not (token.admin or needed in (token.access or ())):
+        return None
+    return runtime_for_row(name, token.storage)
+
+
+def _body(request: HttpRequest) -> dict[str, Any] | None:
+    """A JSON object body as core.parsers.JSONParser reads it; None for anything else."""
+    meta = request.META
+    content_type = meta.get("CONTENT_TYPE", "")
+    if content_type != "application/json" and not content_type.startswith("application/json;"):
+        return None
+    try:
+        length = int(meta.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return None
+    if not 0 < length <= _MAX_BODY:
+        return None
+    try:
+        data = loads(request.body)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _drf_headers(view: View) -> dict[str, str]:
+    """The headers the DRF view adds to every response (Allow, Vary)."""
+    instance = view.cls(**view.initkwargs)  # type: ignore[attr-defined]
+    instance.setup(HttpRequest())
+    return dict(instance.default_response_headers)
+
+
+def _json(status: int, body: Any, headers: dict[str, str], **extra: str) -> HttpResponse:
+    response = HttpResponse(dumps(body), status=status, content_type="application/json")
+    for name, value in (*headers.items(), *extra.items()):
+        response[name] = value
+    return response
