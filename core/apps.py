@@ -7,6 +7,6 @@ class CoreConfig(AppConfig):
     verbose_name = "Core"
 
     def ready(self) -> None:
-        from core.database import install_stale_plan_retry
+        from core.database import on_connection_created
 
-        connection_created.connect(install_stale_plan_retry)
+        connection_created.connect(on_connection_created)

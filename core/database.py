@@ -41,7 +41,9 @@ def retry_stale_plan(
         return execute(sql, params, many, context)
 
 
-def install_stale_plan_retry(sender: Any, connection: Any, **kwargs: Any) -> None:
+def on_connection_created(sender: Any, connection: Any, **kwargs: Any) -> None:
     """connection_created receiver (sent on every connect, pooled ones included)."""
-    if connection.vendor == "postgresql" and retry_stale_plan not in connection.execute_wrappers:
+    if connection.vendor != "postgresql":
+        return
+    if retry_stale_plan not in connection.execute_wrappers:
         connection.execute_wrappers.append(retry_stale_plan)

@@ -1,5 +1,6 @@
 """WSGI entry point: what granian serves (`datastorage.wsgi:application`, see serve.py)."""
 
+import gc
 import os
 
 from django.core.wsgi import get_wsgi_application
@@ -7,3 +8,8 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "datastorage.settings")
 
 application = get_wsgi_application()
+
+# Everything loaded so far (modules, settings, the app registry, URL patterns) lives as
+# long as the process: moved out of the collector's generations, a full collection no
+# longer walks it on every pass, which shortens the pauses that make a request's tail.
+gc.freeze()
