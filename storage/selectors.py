@@ -14,6 +14,7 @@ from django.db.models import QuerySet
 from core.errors import ValidationFailed
 from storage.pagination import Page, decode_cursor, keyset_page, order_by_for, parse_ordering
 from storage.runtime import RecordRuntime
+from storage.serializers import RowRecord
 
 COUNT_MODES = ("exact", "estimated")
 EXPORT_CHUNK = 2000
@@ -41,17 +42,22 @@ def record_list(*, runtime: RecordRuntime, params: Any) -> RecordList:
     cursor = decode_cursor(raw_cursor, ordering, runtime.model) if raw_cursor else None
     pairs = _projection(runtime, params.get("fields"))
     count = _count(queryset, params.get("count"))
-    queryset = queryset.only(*(name for name, _ in pairs))
+    # Rows as dicts (values()), not model instances: a tenth of a page's time went to
+    # building instances nothing else needed. The cursor needs the ordering's columns.
+    names = [name for name, _ in pairs]
+    names += [name for name in (ordering.field, ordering.key) if name not in names]
+    queryset = queryset.values(*names)
 
     convert = dict(runtime.converters)
 
-    def position(row: Any) -> tuple[Any, Any]:
+    def position(row: dict[str, Any]) -> tuple[Any, Any]:
         return (
-            _json_value(convert.get(ordering.field), getattr(row, ordering.field)),
-            _json_value(convert.get(ordering.key), row.pk),
+            _json_value(convert.get(ordering.field), row[ordering.field]),
+            _json_value(convert.get(ordering.key), row[ordering.key]),
         )
 
     page = keyset_page(queryset, ordering, cursor, _limit(params.get("limit")), position)
+    page.rows = [RowRecord(row, runtime.key_name) for row in page.rows]
     return RecordList(page=page, converters=pairs, count=count)
 
 

@@ -58,6 +58,15 @@ def converters(definition: dict[str, Any]) -> list[tuple[str, Callable[[Any], An
     return pairs
 
 
+class RowRecord:
+    """A row's values (a dict by field name) as attributes, what represent() reads, without
+    copying them: rows written by COPY, rows of a list page read with values()."""
+
+    def __init__(self, row: dict[str, Any], key_name: str) -> None:
+        self.__dict__ = row
+        self.pk = row[key_name]
+
+
 def represent(row: Any, pairs: list[tuple[str, Callable[[Any], Any] | None]]) -> dict[str, Any]:
     record = {}
     for name, convert in pairs:

@@ -28,6 +28,7 @@ from core.errors import (
 from factory.schema.builder import index_name
 from factory.schema.names import table_name
 from storage.runtime import RecordRuntime
+from storage.serializers import RowRecord
 
 # An error path: checking more items than this for "which item broke the unique index"
 # would cost more than the answer is worth.
@@ -107,20 +108,11 @@ def record_bulk_insert(
         with transaction.atomic():
             if connection.vendor == "postgresql":
                 runtime.copy_insert.write(rows)
-                return [_Written(row, runtime.key_name) for row in rows]
+                return [RowRecord(row, runtime.key_name) for row in rows]
             model = runtime.model
             return model.objects.bulk_create([model(**row) for row in rows], batch_size=1000)
     except IntegrityError as exc:
         raise unique_violation(runtime, exc, rows) from exc
-
-
-class _Written:
-    """A record written by COPY: its row's values as attributes (what represent() reads),
-    without copying them."""
-
-    def __init__(self, row: dict[str, Any], key_name: str) -> None:
-        self.__dict__ = row
-        self.pk = row[key_name]
 
 
 def record_update(

@@ -39,3 +39,74 @@ def test_a_storage_declared_again_with_other_types_is_served_at_once(api_client,
 
     assert [answer.status_code for answer in answers] == [200] * 10
     assert answers[-1].json()["results"][0]["age"] == "old"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2024-05-01 12:00:00+00",
+        "2024-05-01 12:00:00.5+00",
+        "2024-05-01 12:00:00.123456+00",
+        "0001-01-01 00:00:00+00",
+        "9999-12-31 23:59:59.999999+00",
+        "2024-05-01 12:00:00+02",  # not the session's zone: Django's loader decides
+    ],
+)
+def test_timestamps_read_in_c_as_django_reads_them(text):
+    import datetime
+
+    from django.db.backends.postgresql.psycopg_any import BaseTzLoader
+
+    from core.database import TIMESTAMPTZ_OID, utc_loader_for
+
+    django_loader = type("Loader", (BaseTzLoader,), {"timezone": datetime.UTC})
+    ours = utc_loader_for(django_loader)(TIMESTAMPTZ_OID)
+
+    value = ours.load(text.encode())
+
+    assert value == django_loader(TIMESTAMPTZ_OID).load(text.encode())
+    assert value.tzinfo is datetime.UTC
+
+
+@pytest.mark.parametrize("text", ["infinity", "0044-03-15 00:00:00+00 BC"])
+def test_timestamps_beyond_python_go_to_djangos_loader(text):
+    import datetime
+
+    from django.db.backends.postgresql.psycopg_any import BaseTzLoader
+    from psycopg import DataError
+
+    from core.database import TIMESTAMPTZ_OID, utc_loader_for
+
+    django_loader = type("Loader", (BaseTzLoader,), {"timezone": datetime.UTC})
+
+    with pytest.raises(DataError):
+        utc_loader_for(django_loader)(TIMESTAMPTZ_OID).load(text.encode())
+
+
+def test_a_loader_for_another_zone_is_left_to_django():
+    import zoneinfo
+
+    from django.db.backends.postgresql.psycopg_any import BaseTzLoader
+
+    from core.database import utc_loader_for
+
+    paris = type("Loader", (BaseTzLoader,), {"timezone": zoneinfo.ZoneInfo("Europe/Paris")})
+
+    assert utc_loader_for(paris) is None
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db
+def test_connections_read_timestamps_in_c():
+    from django.db import connection
+    from psycopg.pq import Format
+
+    from core.database import TIMESTAMPTZ_OID, UTCTimestampLoader
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT now()")
+        now = cursor.fetchone()[0]
+    loader = connection.connection.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT)
+
+    assert issubclass(loader, UTCTimestampLoader)
+    assert now.utcoffset().total_seconds() == 0
