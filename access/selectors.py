@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from access.models import ApiToken, Grant
 from factory.models import StorageDefinition
-from factory.schema.statements import KeyedSelect
+from factory.schema.statements import Guard, KeyedSelect
 
 
 @dataclass(frozen=True)
@@ -121,3 +121,25 @@ def token_lookup(
     if found is not None and found.pk is None:
         found = None  # the LEFT JOIN found no record with that key
     return TokenRow(row[0], row[1], bool(row[2]), access, storage, found)
+
+
+_GRANT_COLUMNS = {"read": "g.read", "write": "g.write"}
+
+
+@lru_cache(maxsize=4)
+def _authorized(access: str) -> str:
+    parts = _statements()
+    return (
+        f"SELECT 1 FROM {parts.storage_from} WHERE {parts.where} "
+        f"AND s.id = %s AND s.serving_version = %s AND (t.admin OR {_GRANT_COLUMNS[access]})"
+    )
+
+
+def token_guard(
+    *, secret_hash: str, storage_name: str, storage_id: int, version: int, access: str
+) -> Guard:
+    """A guard (factory.schema.statements) that holds a row only while this token is
+    active and may `access` ("read", "write") this storage, and the storage, by this id,
+    serves this version: a write made under it is authorised in its own statement."""
+    params = (storage_name, secret_hash, timezone.now(), storage_id, version)
+    return Guard(name="authorized", sql=_authorized(access), params=params)

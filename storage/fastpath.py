@@ -7,8 +7,10 @@ the common successful requests of the records API directly:
 
 - GET one record: the token, its grant, the storage's serving version and the record come
   back in one statement (access.selectors.token_lookup with `record`);
-- GET a page, POST one record, PUT/PATCH with If-Match: the token lookup, then the same
-  selector or service the DRF views call.
+- PUT/PATCH with If-Match: one UPDATE that checks the token in the same statement
+  (access.selectors.token_guard), for the version this process last served;
+- GET a page, POST one record: the token lookup, then the same selector or service the
+  DRF views call.
 
 It takes only requests it answers exactly as the DRF views do (a Bearer token, JSON in and
 out, no Idempotency-Key, no If-None-Match, no throttling configured), and only when they
@@ -30,7 +32,7 @@ from django.conf import settings
 from django.db import DatabaseError, DataError, IntegrityError
 from django.http import HttpRequest, HttpResponse
 
-from access.selectors import TokenRow, token_lookup
+from access.selectors import TokenRow, token_guard, token_lookup
 from access.services import hash_secret
 from core.conditional import etag
 from core.errors import DomainError
@@ -139,7 +141,25 @@ def _update(request: HttpRequest, name: str, raw_key: str, headers: dict) -> Htt
     data = _body(request) if if_match is not None else None
     if data is None:
         return None
-    runtime = _runtime(request, name, "write")
+    served = last_served(name)
+    if served is not None:
+        # One statement: the UPDATE carries the token check (access.selectors.token_guard)
+        # for the version this process last served; if either is stale, nothing is written.
+        secret_hash = _secret_hash(request)
+        if secret_hash is None:
+            return None
+        runtime, guard = (
+            served,
+            token_guard(
+                secret_hash=secret_hash,
+                storage_name=name,
+                storage_id=served.storage_id,
+                version=served.version,
+                access="write",
+            ),
+        )
+    else:
+        runtime, guard = _runtime(request, name, "write"), None
     key = parse_key(runtime.definition["primary_key"], raw_key) if runtime else None
     if key is None:
         return None
@@ -150,8 +170,9 @@ def _update(request: HttpRequest, name: str, raw_key: str, headers: dict) -> Htt
             data=data,
             if_match=if_match,
             partial=request.method == "PATCH",
+            guard=guard,
         )
-    except _REFUSED:
+    except (*_REFUSED, services.NotApplied):
         return None
     return _json(200, represent(row, runtime.converters), headers, ETag=etag(row._version))
 
@@ -171,13 +192,20 @@ def _plain(request: HttpRequest) -> bool:
     )
 
 
-def _token(request: HttpRequest, name: str, **record: Any) -> TokenRow | None:
-    """As access.authentication.BearerTokenAuthentication reads it; None for anything
-    it would refuse."""
+def _secret_hash(request: HttpRequest) -> str | None:
+    """The bearer secret's hash, read as access.authentication.BearerTokenAuthentication
+    reads it; None for any header it would refuse."""
     scheme, _, secret = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
     if scheme.lower() != "bearer" or not secret.strip() or len(secret) > 200:
         return None
-    return token_lookup(secret_hash=hash_secret(secret.strip()), storage_name=name, **record)
+    return hash_secret(secret.strip())
+
+
+def _token(request: HttpRequest, name: str, **record: Any) -> TokenRow | None:
+    secret_hash = _secret_hash(request)
+    if secret_hash is None:
+        return None
+    return token_lookup(secret_hash=secret_hash, storage_name=name, **record)
 
 
 def _serves(token: TokenRow, runtime: RecordRuntime, needed: str) -> bool:

@@ -27,6 +27,7 @@ from core.errors import (
 )
 from factory.schema.builder import index_name
 from factory.schema.names import table_name
+from factory.schema.statements import Guard
 from storage.runtime import RecordRuntime
 from storage.serializers import RowRecord
 
@@ -115,13 +116,26 @@ def record_bulk_insert(
         raise unique_violation(runtime, exc, rows) from exc
 
 
+class NotApplied(Exception):
+    """A guarded update found its guard empty, or no row to update: nothing was written,
+    and the caller (storage.fastpath) lets the general path answer."""
+
+
 def record_update(
-    *, runtime: RecordRuntime, key: Any, data: Any, if_match: str | None, partial: bool
+    *,
+    runtime: RecordRuntime,
+    key: Any,
+    data: Any,
+    if_match: str | None,
+    partial: bool,
+    guard: Guard | None = None,
 ) -> Any:
     """PUT (partial=False) or PATCH. Checks in order: 404, 400, 428, 412, 409.
 
     The happy path is one conditional UPDATE ... RETURNING; the record is read first only
     when the answer is an error that must name a missing record before anything else.
+    With a `guard` (access.selectors.token_guard) the UPDATE also checks the token, and
+    matching nothing raises NotApplied instead of naming the record's state.
     """
     try:
         if partial:
@@ -141,11 +155,17 @@ def record_update(
         try:
             with savepoint_if_in_transaction():
                 row = runtime.update_by_key.run(
-                    key=key, versions=versions, values=values, updated_at=timezone.now()
+                    key=key,
+                    versions=versions,
+                    values=values,
+                    updated_at=timezone.now(),
+                    guard=guard,
                 )
         except IntegrityError as exc:
             raise unique_violation(runtime, exc) from exc
     if row is None:
+        if guard is not None:
+            raise NotApplied
         _raise_lost_race(runtime, key)
     return row
 

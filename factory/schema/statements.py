@@ -94,13 +94,24 @@ def keyed_select(model: type[models.Model], *fields: str) -> KeyedSelect:
     )
 
 
+@dataclass(frozen=True)
+class Guard:
+    """A query that must return a row for a statement to take effect (a CTE `name`)."""
+
+    name: str
+    sql: str
+    params: tuple[Any, ...]
+
+
 class KeyedUpdate:
     """UPDATE ... SET <fields>, _version = _version + 1 WHERE pk = %s [AND _version IN
     (...)] RETURNING <every column>: one statement, one round trip, the row as written.
 
     The SET list differs from request to request (a PATCH names its fields), so the SQL
     is compiled per set of field names and number of versions, from names quoted by
-    Django, and kept (a bounded number of shapes: clients choose them).
+    Django, and kept (a bounded number of shapes: clients choose them). With a `Guard`
+    the UPDATE takes effect only when the guard's query returns a row, in the same
+    statement (the records fast path checks the token that way).
     """
 
     MAX_SHAPES = 256
@@ -109,16 +120,26 @@ class KeyedUpdate:
         self.select = select
         self.fields = {field.attname: field for field in model._meta.concrete_fields}
         self.table = connection.ops.quote_name(model._meta.db_table)
-        self._shapes: dict[tuple[tuple[str, ...], int | None], str] = {}
+        self._shapes: dict[tuple[tuple[str, ...], int | None, str | None], str] = {}
 
     def run(
-        self, *, key: Any, versions: set[int] | None, values: dict[str, Any], updated_at: Any
+        self,
+        *,
+        key: Any,
+        versions: set[int] | None,
+        values: dict[str, Any],
+        updated_at: Any,
+        guard: Guard | None = None,
     ) -> SimpleNamespace | None:
         """The row as updated, or None when no row has this key (and one of these
-        versions; any version when None)."""
+        versions; any version when None), or when `guard` holds no row."""
         names = tuple(values)
-        statement = self._statement(names, None if versions is None else len(versions))
-        params = [self.fields[name].get_db_prep_save(values[name], connection) for name in names]
+        count = None if versions is None else len(versions)
+        statement = self._statement(names, count, guard.name if guard else None)
+        params = list(guard.params) if guard else []
+        if guard is not None:
+            statement = f"WITH {guard.name} AS ({guard.sql}) {statement}"
+        params += [self.fields[name].get_db_prep_save(values[name], connection) for name in names]
         params.append(self.fields["_updated_at"].get_db_prep_save(updated_at, connection))
         params.append(self.select.key_param(key))
         params.extend(versions or ())
@@ -127,17 +148,17 @@ class KeyedUpdate:
             row = cursor.fetchone()
         return None if row is None else self.select.record(row)
 
-    def _statement(self, names: tuple[str, ...], versions: int | None) -> str:
-        shape = (names, versions)
+    def _statement(self, names: tuple[str, ...], versions: int | None, guard: str | None) -> str:
+        shape = (names, versions, guard)
         statement = self._shapes.get(shape)
         if statement is None:
-            statement = self._compile(names, versions)
+            statement = self._compile(names, versions, guard)
             if len(self._shapes) >= self.MAX_SHAPES:
                 self._shapes.clear()
             self._shapes[shape] = statement
         return statement
 
-    def _compile(self, names: tuple[str, ...], versions: int | None) -> str:
+    def _compile(self, names: tuple[str, ...], versions: int | None, guard: str | None) -> str:
         quote = connection.ops.quote_name
         column = {name: quote(field.column) for name, field in self.fields.items()}
         version = column["_version"]
@@ -147,6 +168,8 @@ class KeyedUpdate:
         where = f"{key} = %s"
         if versions is not None:
             where += f" AND {version} IN ({', '.join(['%s'] * versions)})"
+        if guard is not None:
+            where += f" AND EXISTS (SELECT 1 FROM {guard})"
         return (
             f"UPDATE {self.table} SET {', '.join(assignments)} WHERE {where} "
             f"RETURNING {self.select.returning}"

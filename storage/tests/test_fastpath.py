@@ -17,7 +17,7 @@ from access.services import token_issue
 from factory.services.storages import storage_create, storage_delete
 from factory.services.versions import version_declare
 from factory.tests.factories import dogs_definition
-from storage.runtime import clear_runtimes, last_served
+from storage.runtime import clear_runtimes, last_served, runtime_for
 
 URL = "/api/v1/storage/dogs/"
 REX = {"name": "Rex", "breed": "lab", "age": 3, "registered_at": "2024-05-01T12:00:00Z"}
@@ -65,6 +65,8 @@ def _scenario(admin: APIClient, reader: APIClient, anonymous: APIClient) -> list
         reader.get(one),
         reader.post(URL, REX, format="json"),  # 403: read only
         reader.patch(one, {"age": 1}, format="json", HTTP_IF_MATCH='"4"'),  # 403
+        anonymous.patch(one, {"age": 1}, format="json", HTTP_IF_MATCH='"4"'),  # 401
+        _client("dst_not-a-token").put(one, REX, format="json", HTTP_IF_MATCH='"4"'),  # 401
         anonymous.get(one),  # 401
         _client("dst_not-a-token").get(one),  # 401
         admin.get(f"{URL}1/", HTTP_ACCEPT="application/xml"),  # 406
@@ -105,7 +107,7 @@ def test_both_paths_give_the_same_answers(settings):
     assert [status for status, _, _ in general] == [
         201, 201, 400, 409, 400, 415, 400, 200, 404, 404, 200, 200, 400, 400, 200,
         200, 412, 428, 400, 404, 409, 200, 400, 200, 412, 200, 200, 403, 403, 401,
-        401, 406, 404, 404,
+        401, 401, 401, 406, 404, 404,
     ]  # fmt: skip
     for position, (expected, got) in enumerate(zip(general, fast, strict=True)):
         assert got == expected, f"request {position}"
@@ -162,3 +164,41 @@ def test_a_revoked_token_is_refused_on_the_fast_path_too(served, admin_token, ap
     token_revoke(token_id=ApiToken.objects.get(secret_hash=hash_secret(admin_token)).id)
 
     assert served().status_code == 401
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_update_costs_one_query_once_the_storage_was_served(
+    served, api_client, django_assert_num_queries
+):
+    etag = served()["ETag"]
+
+    with django_assert_num_queries(1):
+        response = api_client.patch(f"{URL}1/", {"age": 4}, format="json", HTTP_IF_MATCH=etag)
+
+    assert response.status_code == 200
+    assert response.json()["age"] == 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_update_after_a_new_version_is_applied_to_it(served, api_client):
+    definition = dogs_definition()
+    definition["fields"].append({"name": "colour", "type": "text", "default": "brown"})
+    version_declare(name="dogs", data=definition, if_match='"1"')
+
+    response = api_client.patch(f"{URL}1/", {"colour": "black"}, format="json", HTTP_IF_MATCH="*")
+
+    assert response.status_code == 200
+    assert response.json()["colour"] == "black"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_revoked_token_cannot_update_on_the_fast_path(served, admin_token, api_client):
+    from access.models import ApiToken
+    from access.services import hash_secret, token_revoke
+
+    token_revoke(token_id=ApiToken.objects.get(secret_hash=hash_secret(admin_token)).id)
+
+    response = api_client.patch(f"{URL}1/", {"age": 9}, format="json", HTTP_IF_MATCH="*")
+
+    assert response.status_code == 401
+    assert runtime_for("dogs").model.objects.get(pk=1).age == 3
