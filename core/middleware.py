@@ -27,32 +27,42 @@ error_logger = logging.getLogger("datastorage.errors")
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
+def request_id_for(meta: dict) -> str:
+    """The client's X-Request-ID when it is acceptable, else a new id."""
+    incoming = meta.get("HTTP_X_REQUEST_ID", "")
+    return incoming if _REQUEST_ID_RE.fullmatch(incoming) else uuid.uuid4().hex
+
+
+def log_request(method: str, path: str, status: int, started: float, request_id: str) -> None:
+    """The one log line of a request (also written by storage.frontdoor)."""
+    logger.info(
+        "%s %s %s",
+        method,
+        path,
+        status,
+        extra={
+            "method": method,
+            "path": path,
+            "status": status,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            "request_id": request_id,
+        },
+    )
+
+
 class RequestLogMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
-        incoming = request.META.get("HTTP_X_REQUEST_ID", "")
-        request_id = incoming if _REQUEST_ID_RE.fullmatch(incoming) else uuid.uuid4().hex
+        request_id = request_id_for(request.META)
         request.request_id = request_id  # type: ignore[attr-defined]
         response = (
             self._nul_in_path(request) or self._too_large(request) or self.get_response(request)
         )
         response["X-Request-ID"] = request_id
-        logger.info(
-            "%s %s %s",
-            request.method,
-            request.path,
-            response.status_code,
-            extra={
-                "method": request.method,
-                "path": request.path,
-                "status": response.status_code,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                "request_id": request_id,
-            },
-        )
+        log_request(request.method or "", request.path, response.status_code, started, request_id)
         return response
 
     def _nul_in_path(self, request: HttpRequest) -> HttpResponse | None:

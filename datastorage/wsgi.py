@@ -7,7 +7,12 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "datastorage.settings")
 
-application = get_wsgi_application()
+django_application = get_wsgi_application()
+
+from storage.frontdoor import RecordReads  # noqa: E402 (needs the settings configured above)
+
+# Plain record reads are answered in front of Django's request cycle (storage/frontdoor.py).
+application = RecordReads(django_application)
 
 # Everything loaded so far (modules, settings, the app registry, URL patterns) lives as
 # long as the process: moved out of the collector's generations, a full collection no

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -44,6 +45,17 @@ from storage.views import list_body, record_url
 
 View = Callable[..., HttpResponse]
 
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A successful answer, before it becomes a response (an HttpResponse here, a WSGI
+    response in storage.frontdoor)."""
+
+    status: int
+    body: bytes
+    headers: tuple[tuple[str, str], ...]
+
+
 # What DRF negotiates to our JSON renderer without a second thought.
 _PLAIN_ACCEPT = frozenset({"", "*/*", "application/json"})
 # Single-record bodies; a larger body (a bulk) goes the general way.
@@ -54,39 +66,40 @@ _REFUSED = (DomainError, IntegrityError, DataError)
 
 def record_list(view: View) -> View:
     """Wrap RecordListView's view: GET a page, POST one record."""
-    headers = _drf_headers(view)
+    headers = drf_headers(view)
 
     @functools.wraps(view)  # keeps `cls` and `csrf_exempt`: the schema and CSRF see the view
     def dispatch(request: HttpRequest, name: str) -> HttpResponse:
-        response = None
-        if _plain(request):
+        answer = None
+        if plain(request):
             if request.method == "GET":
-                response = _list(request, name, headers)
+                answer = read_page(request, name)
             elif request.method == "POST":
-                response = _create(request, name, headers)
-        return response or view(request, name=name)
+                answer = _create(request, name)
+        return _response(answer, headers) if answer else view(request, name=name)
 
     return dispatch
 
 
 def record_detail(view: View) -> View:
     """Wrap RecordDetailView's view: GET one record, PUT and PATCH with If-Match."""
-    headers = _drf_headers(view)
+    headers = drf_headers(view)
 
     @functools.wraps(view)
     def dispatch(request: HttpRequest, name: str, key: str) -> HttpResponse:
-        response = None
-        if _plain(request):
+        answer = None
+        if plain(request):
             if request.method == "GET":
-                response = _get(request, name, key, headers)
+                answer = read_one(request, name, key)
             elif request.method in ("PUT", "PATCH"):
-                response = _update(request, name, key, headers)
-        return response or view(request, name=name, key=key)
+                answer = _update(request, name, key)
+        return _response(answer, headers) if answer else view(request, name=name, key=key)
 
     return dispatch
 
 
-def _get(request: HttpRequest, name: str, raw_key: str, headers: dict) -> HttpResponse | None:
+def read_one(request: HttpRequest, name: str, raw_key: str) -> Answer | None:
+    """GET one record."""
     runtime = last_served(name)
     if runtime is None or request.META.get("QUERY_STRING"):
         return None
@@ -104,10 +117,11 @@ def _get(request: HttpRequest, name: str, raw_key: str, headers: dict) -> HttpRe
     if token is None or token.record is None or not _serves(token, runtime, "read"):
         return None
     body = represent(token.record, runtime.converters)
-    return _json(200, body, headers, ETag=etag(token.record._version))
+    return _json(200, body, ETag=etag(token.record._version))
 
 
-def _list(request: HttpRequest, name: str, headers: dict) -> HttpResponse | None:
+def read_page(request: HttpRequest, name: str) -> Answer | None:
+    """GET a page of records."""
     if "format" in request.GET:
         return None  # an export: streamed by the general path
     runtime = _runtime(request, name, "read")
@@ -117,10 +131,10 @@ def _list(request: HttpRequest, name: str, headers: dict) -> HttpResponse | None
         found = selectors.record_list(runtime=runtime, params=request.GET)
     except _REFUSED:
         return None
-    return _json(200, list_body(request, found), headers)
+    return _json(200, list_body(request, found))
 
 
-def _create(request: HttpRequest, name: str, headers: dict) -> HttpResponse | None:
+def _create(request: HttpRequest, name: str) -> Answer | None:
     data = _body(request)
     if data is None:
         return None
@@ -133,10 +147,10 @@ def _create(request: HttpRequest, name: str, headers: dict) -> HttpResponse | No
         return None
     body = represent(row, runtime.converters)
     location = record_url(request, runtime, row.pk)
-    return _json(201, body, headers, Location=location, ETag=etag(row._version))
+    return _json(201, body, Location=location, ETag=etag(row._version))
 
 
-def _update(request: HttpRequest, name: str, raw_key: str, headers: dict) -> HttpResponse | None:
+def _update(request: HttpRequest, name: str, raw_key: str) -> Answer | None:
     if_match = request.META.get("HTTP_IF_MATCH")
     data = _body(request) if if_match is not None else None
     if data is None:
@@ -174,13 +188,13 @@ def _update(request: HttpRequest, name: str, raw_key: str, headers: dict) -> Htt
         )
     except (*_REFUSED, services.NotApplied):
         return None
-    return _json(200, represent(row, runtime.converters), headers, ETag=etag(row._version))
+    return _json(200, represent(row, runtime.converters), ETag=etag(row._version))
 
 
 # --- the checks the DRF view would make ------------------------------------------------
 
 
-def _plain(request: HttpRequest) -> bool:
+def plain(request: HttpRequest) -> bool:
     """A request whose handling involves nothing but what this module does."""
     meta = request.META
     return (
@@ -247,15 +261,19 @@ def _body(request: HttpRequest) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _drf_headers(view: View) -> dict[str, str]:
+def drf_headers(view: View) -> dict[str, str]:
     """The headers the DRF view adds to every response (Allow, Vary)."""
     instance = view.cls(**view.initkwargs)  # type: ignore[attr-defined]
     instance.setup(HttpRequest())
     return dict(instance.default_response_headers)
 
 
-def _json(status: int, body: Any, headers: dict[str, str], **extra: str) -> HttpResponse:
-    response = HttpResponse(dumps(body), status=status, content_type="application/json")
-    for name, value in (*headers.items(), *extra.items()):
+def _json(status: int, body: Any, **headers: str) -> Answer:
+    return Answer(status, dumps(body), tuple(headers.items()))
+
+
+def _response(answer: Answer, headers: dict[str, str]) -> HttpResponse:
+    response = HttpResponse(answer.body, status=answer.status, content_type="application/json")
+    for name, value in (*headers.items(), *answer.headers):
         response[name] = value
     return response

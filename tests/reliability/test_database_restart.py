@@ -1,9 +1,12 @@
-"""PostgreSQL restarted under write load, behind the real server (granian, 3 workers).
+"""PostgreSQL restarted under write and read load, behind the real server (granian, 3 workers).
 
 During the outage every request is answered, and a failure is a 503 problem with
 Retry-After (no 500, no hang past the client's timeout); the service recovers without
 restarting anything; every write answered 2xx is stored exactly once, and writes retried
-with their Idempotency-Key are applied once.
+with their Idempotency-Key are applied once. Reads by key and list pages (which the front
+door, storage/frontdoor.py, answers on connections it keeps between requests, unchecked)
+are answered 200 again from the first one sent after the service answered its health
+check: a read on a connection the restart killed is answered by Django, on a new one.
 """
 
 from __future__ import annotations
@@ -74,6 +77,34 @@ class Writer(threading.Thread):
         return len(self.acknowledged) >= count or bool(self.failures)
 
 
+class Reader(threading.Thread):
+    """Reads record 1 by key and a first page, in turn, until asked to stop, noting when
+    each read was sent."""
+
+    def __init__(self, port: int, token: str) -> None:
+        super().__init__(daemon=True)
+        self.port, self.token = port, token
+        self.replies: list[tuple[float, Reply]] = []
+        self.failures: list[str] = []
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        paths = (f"{RECORDS}1/", f"{RECORDS}?limit=5")
+        while not self.stopping.is_set():
+            sent = time.monotonic()
+            try:
+                reply = call(self.port, "GET", paths[len(self.replies) % 2], **bearer(self.token))
+            except OSError as exc:
+                self.failures.append(repr(exc))
+                return
+            self.replies.append((sent, reply))
+            if reply.status != 200:
+                time.sleep(0.2)
+
+    def read_since(self, moment: float) -> list[Reply]:
+        return [reply for sent, reply in self.replies if sent >= moment]
+
+
 def _each_acknowledged(writers: list[Writer], before: list[int], more: int) -> bool:
     return all(w.acknowledged_after(n + more) for w, n in zip(writers, before, strict=True))
 
@@ -94,11 +125,14 @@ def test_writes_survive_a_postgresql_restart(processes, admin_token, make_storag
     early = call(server.port, "POST", RECORDS, EARLY, **keyed)
     assert early.status == 201, early.body
     writers = [Writer(server.port, admin_token, f"w{n}") for n in range(WRITERS)]
+    reader = Reader(server.port, admin_token)
     probe = ThreadPoolExecutor(max_workers=1)
     for writer in writers:
         writer.start()
+    reader.start()
     try:
         wait_for(lambda: all(w.acknowledged_after(5) for w in writers), "writes before")
+        wait_for(lambda: len(reader.replies) >= 20, "reads before")
         postgres.stop()
         try:
             outage_health = probe.submit(call, server.port, "GET", "/api/v1/health/")
@@ -122,16 +156,26 @@ def test_writes_survive_a_postgresql_restart(processes, admin_token, make_storag
         # The first request after the restart is served: the pool reconnects on demand
         # (psycopg's default, minutes of backoff, would answer 503 for a while).
         recovered = call(server.port, "GET", "/api/v1/health/")
+        recovered_at = time.monotonic()
         at_restart = [len(w.acknowledged) for w in writers]
         wait_for(lambda: _each_acknowledged(writers, at_restart, 10), "writes after the restart")
+        wait_for(lambda: len(reader.read_since(recovered_at)) >= 20, "reads after the restart")
     finally:
         for writer in writers:
             writer.stopping.set()
+        reader.stopping.set()
         for writer in writers:
             writer.join(timeout=30)
+        reader.join(timeout=30)
         probe.shutdown()
 
     assert [w.failures for w in writers] == [[] for _ in writers]
+    assert reader.failures == []
+    reads = [reply for _, reply in reader.replies]
+    assert [
+        r for r in reads if r.status != 200 and not r.is_problem(503, "database-unavailable")
+    ] == []
+    assert [r.status for r in reader.read_since(recovered_at) if r.status != 200] == []
     answers = [reply for w in writers for reply in w.answers]
     refused = [r for r in answers if not 200 <= r.status < 300]
     assert refused, "no request failed: the outage was not seen"

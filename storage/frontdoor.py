@@ -1,0 +1,243 @@
+"""The records API's hot reads, answered in front of Django's request cycle.
+
+Measured in-process, Django's request cycle (WSGIRequest, ten middleware, URL resolving,
+HttpResponse) cost a record read about half of its CPU time, more than the read itself.
+This WSGI middleware, wrapped around Django's handler in datastorage/wsgi.py, answers the
+two reads pipelines make most, GET one record and GET a page of records, with the same
+code as storage.fastpath, and hands every other request to Django unchanged.
+
+It answers only what it can answer exactly as the whole stack would, headers and log line
+included:
+
+- the middleware list is the one it reproduces (MIDDLEWARE below); otherwise it is off;
+- a plain request (storage.fastpath.plain): GET, JSON, a Bearer token, no Idempotency-Key
+  or If-None-Match, no throttling configured;
+- nothing a middleware would act on: no Origin (CORS), no Cookie (sessions, CSRF), no
+  body, no script prefix, a Host that ALLOWED_HOSTS accepts (Django's own check);
+- a path of plain ASCII characters that the URL configuration routes to the records API;
+- only successes: storage.fastpath answers None for anything else, and Django answers.
+
+The headers Django's middleware adds to such an answer are computed once per view, by
+the middleware's own code (see _Templates), and storage/tests/test_frontdoor.py compares
+the two paths' answers header by header.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import DisallowedHost
+from django.db import DatabaseError, close_old_connections, connection
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.middleware.clickjacking import XFrameOptionsMiddleware
+from django.middleware.security import SecurityMiddleware
+from django.urls import resolve
+
+from core.middleware import log_request, request_id_for
+from storage import fastpath
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+# The middleware whose effect on a successful read this module reproduces. Another list
+# (a middleware added, removed or reordered) turns the front door off: Django answers all.
+MIDDLEWARE = (
+    "core.middleware.RequestLogMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+)
+
+# Storage names and record keys of plain ASCII (fastpath parses the key): anything else,
+# percent-encoded text keys included, takes Django's way, which decodes paths in full.
+_RECORDS = re.compile(r"/api/v1/storage/([a-z][a-z0-9_]*)/(?:([A-Za-z0-9._~-]+)/)?")
+# Request headers a middleware acts on; their presence sends the request to Django.
+_HANDLED_BY_MIDDLEWARE = ("HTTP_ORIGIN", "HTTP_COOKIE", "HTTP_TRANSFER_ENCODING")
+
+# How long a thread keeps its database connection between reads (see
+# _release_connection_if_due).
+_HOLD_SECONDS = 30.0
+
+error_logger = logging.getLogger("datastorage.errors")
+
+
+class RecordReads:
+    """WSGI middleware: GET one record, GET a page; everything else to `app` (Django)."""
+
+    def __init__(self, app: WSGIApp) -> None:
+        self.app = app
+        self._templates: _Templates | None = None
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        match = _RECORDS.fullmatch(environ.get("PATH_INFO", ""))
+        if match is None or environ.get("REQUEST_METHOD") != "GET" or not self.enabled():
+            return self.app(environ, start_response)
+        started = time.perf_counter()
+        try:
+            answered = self._answer(environ, match)
+        except DatabaseError:
+            # A held connection that died (see _release_connection_if_due), or an outage:
+            # Django answers, on a checked connection, or 503 as usual.
+            answered = None
+        except Exception:  # a bug here must not cost the request: Django answers it
+            error_logger.exception("front door failed; Django answers the request")
+            answered = None
+        if answered is None:
+            # Django's handler begins with request_started, whose close_old_connections
+            # returns a connection held here to the pool (or drops it if it failed).
+            return self.app(environ, start_response)
+        answer, request, template = answered
+        request_id = request_id_for(environ)
+        headers = [
+            *template,
+            *answer.headers,
+            ("Content-Length", str(len(answer.body))),
+            ("X-Request-ID", request_id),
+        ]
+        _release_connection_if_due()
+        start_response(_STATUS[answer.status], headers)
+        log_request("GET", request.path, answer.status, started, request_id)
+        return [answer.body]
+
+    def enabled(self) -> bool:
+        return (
+            settings.RECORDS_FAST_PATH
+            and tuple(settings.MIDDLEWARE) == MIDDLEWARE
+            and settings.FORCE_SCRIPT_NAME is None
+            and not settings.PREPEND_WWW
+            and not settings.DISALLOWED_USER_AGENTS
+            and not settings.SECURE_SSL_REDIRECT
+            # CORS for every path (django-cors-headers' default): one Vary for all answers
+            and getattr(settings, "CORS_URLS_REGEX", r"^.*$") == r"^.*$"
+        )
+
+    def _answer(
+        self, environ: dict[str, Any], match: re.Match[str]
+    ) -> tuple[fastpath.Answer, HttpRequest, tuple[tuple[str, str], ...]] | None:
+        if (
+            environ.get("SCRIPT_NAME")
+            or environ.get("CONTENT_LENGTH") not in (None, "", "0")
+            or any(environ.get(name) for name in _HANDLED_BY_MIDDLEWARE)
+        ):
+            return None
+        request = _Request(environ)
+        if not fastpath.plain(request) or not _host_allowed(request):
+            return None
+        name, key = match.groups()
+        answer = (
+            fastpath.read_page(request, name)
+            if key is None
+            else fastpath.read_one(request, name, key)
+        )
+        if answer is None:
+            return None
+        if self._templates is None:
+            self._templates = _Templates()
+        return answer, request, self._templates.headers(key is None, request)
+
+
+class _Request(HttpRequest):
+    """What storage.fastpath and Django's host, scheme and URL helpers read of a request,
+    from the WSGI environ without the rest of WSGIRequest."""
+
+    def __init__(self, environ: dict[str, Any]) -> None:
+        super().__init__()
+        self.META = environ
+        self.method = environ["REQUEST_METHOD"]
+        self.path = self.path_info = environ["PATH_INFO"]
+        query = environ.get("QUERY_STRING", "").encode("iso-8859-1")
+        self.GET = QueryDict(query, encoding=settings.DEFAULT_CHARSET)
+
+    def _get_scheme(self) -> str:
+        return self.META.get("wsgi.url_scheme", "http")
+
+
+def _release_connection_if_due() -> None:
+    """Keep this thread's database connection for its next request, for a while.
+
+    Django returns the connection to the pool at the end of each request, and the pool
+    checks it with a round trip when it is taken again: for a read by key that was a third
+    of the database work. A thread serving reads here keeps its connection instead, with
+    no check: a read that fails on it (the database restarted, the connection was killed)
+    is answered by Django, whose request_started closes the failed connection before it
+    takes a checked one from the pool. A request Django serves returns it too, and a
+    connection held longer than _HOLD_SECONDS goes back to the pool after its request, so
+    the pool's own lifetime rules still apply to it.
+    """
+    if connection.in_atomic_block:
+        return  # never inside a transaction (the test suite's)
+    held = connection.close_at
+    if connection.errors_occurred or (
+        held is not None and time.monotonic() >= held + _HOLD_SECONDS
+    ):
+        close_old_connections()
+
+
+def _host_allowed(request: HttpRequest) -> bool:
+    """Django's own Host check (CommonMiddleware calls get_host() on every request)."""
+    try:
+        request.get_host()
+    except DisallowedHost:  # Django answers 400
+        return False
+    return True
+
+
+class _Templates:
+    """The headers Django's middleware adds to a successful answer of the record list and
+    record detail views, computed once by that middleware's own code."""
+
+    def __init__(self) -> None:
+        probes = {"list": "/api/v1/storage/probe/", "detail": "/api/v1/storage/probe/1/"}
+        self._cache = {
+            (kind == "list", secure): _template(path, secure)
+            for kind, path in probes.items()
+            for secure in (False, True)
+        }
+
+    def headers(self, is_list: bool, request: HttpRequest) -> tuple[tuple[str, str], ...]:
+        return self._cache[(is_list, request.is_secure())]
+
+
+def _template(path: str, secure: bool) -> tuple[tuple[str, str], ...]:
+    from corsheaders.middleware import CorsMiddleware  # an app of its own: import late
+
+    view = resolve(path).func
+    probe = _Request(
+        {
+            "REQUEST_METHOD": "GET",
+            "PATH_INFO": path,
+            "wsgi.url_scheme": "https" if secure else "http",
+            "SERVER_NAME": "probe",
+            "SERVER_PORT": "443" if secure else "80",
+        }
+    )
+    if secure and settings.SECURE_PROXY_SSL_HEADER:
+        header, value = settings.SECURE_PROXY_SSL_HEADER
+        probe.META[header] = value
+    response = HttpResponse(content_type="application/json")
+    for name, value in fastpath.drf_headers(view).items():
+        response[name] = value
+    # In the order Django runs them on the way out (the reverse of MIDDLEWARE); those not
+    # called add nothing to such an answer (no session or message touched, no CSRF cookie,
+    # Content-Length and X-Request-ID are set per answer).
+    XFrameOptionsMiddleware(_unused).process_response(probe, response)
+    CorsMiddleware(_unused).add_response_headers(probe, response)
+    SecurityMiddleware(_unused).process_response(probe, response)
+    return tuple(response.items())
+
+
+def _unused(request: HttpRequest) -> HttpResponse:
+    raise AssertionError("only the middleware's response half is used")
+
+
+_STATUS = {200: "200 OK"}
