@@ -212,6 +212,12 @@ class RecordFilters:
             raise forms.ValidationError("A value is required.")
         return value
 
+    def values_key(self, params: Any) -> tuple[tuple[str, str], ...]:
+        """The filter parameters and their raw values, in their order (which is the order
+        apply() filters in); refuses what check_parameters refuses."""
+        self.check_parameters(params)
+        return tuple((name, params.get(name)) for name in params if name in self.filters)
+
     def check_parameters(self, params: Any) -> None:
         """Refuse any query parameter that is neither a filter nor a reserved one."""
         unknown = [p for p in params if p not in self.filters and p not in RESERVED_PARAMETERS]

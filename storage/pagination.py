@@ -99,20 +99,38 @@ def _to_python(model: type[models.Model], name: str, value: Any) -> Any:
     return value
 
 
-def keyset_page(
-    queryset: models.QuerySet,
-    ordering: Ordering,
-    cursor: Cursor | None,
-    limit: int,
-    position: Any,
-) -> Page:
-    """One page; `position(row)` gives the (value, key) pair a cursor records for a row."""
+def keyset_queryset(
+    queryset: models.QuerySet, ordering: Ordering, cursor: Cursor | None, limit: int
+) -> models.QuerySet:
+    """The rows of one page, plus one that tells whether another page follows."""
     backwards = cursor is not None and cursor.direction == PREVIOUS
     descending = ordering.descending != backwards
     queryset = queryset.order_by(*order_by_for(ordering, descending))
     if cursor is not None:
         queryset = queryset.filter(_after(ordering, cursor, descending))
-    rows = list(queryset[: limit + 1])
+    return queryset[: limit + 1]
+
+
+def cursor_parameters(ordering: Ordering, cursor: Cursor | None) -> tuple[Any, ...]:
+    """The parameters _after's condition passes to the database, in their order: the last
+    parameters of keyset_queryset's statement (storage.page_statements relies on it)."""
+    if cursor is None:
+        return ()
+    if ordering.by_key_only or cursor.value is None:
+        return (cursor.key,)
+    return (cursor.value, cursor.value, cursor.key)
+
+
+def keyset_page(
+    rows: list[Any],
+    ordering: Ordering,
+    cursor: Cursor | None,
+    limit: int,
+    position: Any,
+) -> Page:
+    """The page from the rows keyset_queryset selected; `position(row)` gives the (value,
+    key) pair a cursor records for a row."""
+    backwards = cursor is not None and cursor.direction == PREVIOUS
     more = len(rows) > limit
     rows = rows[:limit]
     if backwards:

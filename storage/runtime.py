@@ -23,6 +23,7 @@ from factory.schema.builder import build_model
 from factory.schema.bulk import CopyInsert, copy_insert
 from factory.schema.definition import SYSTEM_FIELDS
 from factory.schema.statements import KeyedSelect, KeyedUpdate, keyed_select
+from storage import page_statements
 from storage.filters import RecordFilters, build_filters
 from storage.serializers import RecordValidator, converters
 
@@ -127,5 +128,7 @@ def compile_runtime(storage_id: int, number: int) -> RecordRuntime:
 
 
 def clear_runtimes() -> None:
+    """Forget every compiled version, and the list statements compiled for them."""
     _runtimes.clear()
     _last_served.clear()
+    page_statements.clear()

@@ -1,0 +1,114 @@
+"""List pages compiled once per query, then run straight from their SQL.
+
+Measured on a filtered page of 20 records, Django's ORM took about 250 µs to build a
+page's queryset (filters, values, ordering, keyset condition) and compile it, and about as
+long again to turn the rows into dicts: together, half of the request. The pages of one
+listing differ only in their cursor, and clients poll the same first pages, so each
+process keeps the compiled statement, keyed by everything that decides its SQL and its
+fixed parameters (the storage version, the filter parameters and their values, the
+ordering, the cursor's direction and shape, the limit and the columns; see
+storage.selectors.record_list).
+
+Only the cursor's values change between the pages of one listing, and the keyset condition
+puts them last (storage.pagination.cursor_parameters). The first compile of a shape checks
+that the statement's last parameters are exactly those values; where they are not (a
+database that adapts them, such as SQLite for decimals), the shape is not kept and each
+page is compiled afresh. Rows are converted by the converters Django's compiler chose for
+the columns, as `values()` converts them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import EmptyResultSet
+from django.db import connections
+from django.db.models import QuerySet
+
+from core.lru import LRUCache
+
+# Statements kept per process (a few KiB each): listings in use at once, over all storages.
+CACHE_SIZE = 1024
+
+Converters = tuple[tuple[int, tuple[tuple[Callable[..., Any], ...], Any]], ...]
+
+
+@dataclass(frozen=True)
+class PageStatement:
+    sql: str
+    fixed: tuple[Any, ...]  # the parameters before the cursor's values
+    names: tuple[str, ...]
+    converters: Converters
+    using: str
+
+    def rows(self, cursor_values: tuple[Any, ...]) -> list[dict[str, Any]]:
+        connection = connections[self.using]
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql, (*self.fixed, *cursor_values))
+            fetched = cursor.fetchall()
+        return _as_dicts(fetched, self.names, self.converters, connection)
+
+
+_statements: LRUCache[PageStatement] = LRUCache(lambda: CACHE_SIZE)
+# Filter parameters (storage version, names and raw values) that passed validation: a
+# request repeating them skips cleaning them again, as it skips compiling its page.
+valid_filters: LRUCache[bool] = LRUCache(lambda: CACHE_SIZE)
+
+
+def page_rows(
+    key: Hashable, build: Callable[[], QuerySet], cursor_values: tuple[Any, ...]
+) -> list[dict[str, Any]]:
+    """The rows of the `values()` queryset `build()` makes, whose last parameters are
+    `cursor_values`; `key` names everything else that decides its statement."""
+    statement = _statements.get(key)
+    if statement is not None:
+        return statement.rows(cursor_values)
+    queryset = build()
+    statement = _compile(queryset, cursor_values)
+    if statement is None:
+        return list(queryset)
+    _statements.put(key, statement)
+    return statement.rows(cursor_values)
+
+
+def _compile(queryset: QuerySet, cursor_values: tuple[Any, ...]) -> PageStatement | None:
+    query = queryset.query
+    compiler = query.get_compiler(using=queryset.db)
+    try:
+        sql, params = compiler.as_sql()
+    except EmptyResultSet:  # a condition no row can meet: Django runs no statement
+        return None
+    count = len(cursor_values)
+    if count and tuple(params[-count:]) != cursor_values:
+        return None
+    # What django.db.models.query.ValuesIterable does with the compiler.
+    names = (*query.extra_select, *query.values_select, *query.annotation_select)
+    columns = [selected[0] for selected in compiler.select[0 : compiler.col_count]]
+    converters = tuple(compiler.get_converters(columns).items())
+    fixed = tuple(params[: len(params) - count])
+    return PageStatement(sql, fixed, names, converters, queryset.db)
+
+
+def _as_dicts(
+    rows: list[tuple[Any, ...]], names: tuple[str, ...], converters: Converters, connection: Any
+) -> list[dict[str, Any]]:
+    """As SQLCompiler.apply_converters and ValuesIterable make them."""
+    if not converters:
+        return [dict(zip(names, row, strict=True)) for row in rows]
+    converted = []
+    for row in rows:
+        values = list(row)
+        for position, (functions, expression) in converters:
+            value = values[position]
+            for convert in functions:
+                value = convert(value, expression, connection)
+            values[position] = value
+        converted.append(dict(zip(names, values, strict=True)))
+    return converted
+
+
+def clear() -> None:
+    _statements.clear()
+    valid_filters.clear()
