@@ -26,6 +26,7 @@ import datetime
 from collections.abc import Callable
 from typing import Any
 
+import psycopg
 from django.db import NotSupportedError
 from psycopg.adapt import Loader
 from psycopg.postgres import types
@@ -93,6 +94,26 @@ def _read_timestamps_in_c(conn: Any) -> None:
     loader = utc_loader_for(current)
     if loader is not None:
         conn.adapters.register_loader(TIMESTAMPTZ_OID, loader)
+
+
+# psycopg's own timestamptz loader: C when psycopg's binary package is installed. It
+# cannot be subclassed, so it cannot carry the `timezone` attribute Django reads off the
+# connection's loader before each cursor; it is registered per cursor instead.
+_PSYCOPG_TIMESTAMPS = psycopg.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT)
+
+
+def read_timestamps_natively(cursor: Any) -> None:
+    """Have this (Django) cursor read `timestamptz` with psycopg's own loader, when that
+    gives exactly what Django's gives: the session in UTC (psycopg then sets tzinfo to
+    datetime.UTC) and Django's loader setting UTC too. Worth it for statements returning
+    many timestamps (a page of records: 63 of them, a fifth of the page's time read in
+    Python); registering costs a copy of the cursor's loader map."""
+    inner = getattr(cursor, "cursor", None)
+    if not isinstance(inner, psycopg.Cursor) or inner.connection.info.timezone is not datetime.UTC:
+        return
+    current = inner.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT)
+    if getattr(current, "timezone", None) is datetime.UTC:
+        inner.adapters.register_loader(TIMESTAMPTZ_OID, _PSYCOPG_TIMESTAMPS)
 
 
 def on_connection_created(sender: Any, connection: Any, **kwargs: Any) -> None:

@@ -27,6 +27,7 @@ from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import QuerySet
 
+from core.database import read_timestamps_natively
 from core.lru import LRUCache
 
 # Statements kept per process (a few KiB each): listings in use at once, over all storages.
@@ -46,6 +47,7 @@ class PageStatement:
     def rows(self, cursor_values: tuple[Any, ...]) -> list[dict[str, Any]]:
         connection = connections[self.using]
         with connection.cursor() as cursor:
+            read_timestamps_natively(cursor)
             cursor.execute(self.sql, (*self.fixed, *cursor_values))
             fetched = cursor.fetchall()
         return _as_dicts(fetched, self.names, self.converters, connection)

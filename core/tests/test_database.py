@@ -1,9 +1,14 @@
-"""core.database: prepared statements survive a table dropped and created again."""
+"""core.database: prepared statements survive a table dropped and created again; timestamps
+read in C as Django reads them."""
 
 from __future__ import annotations
 
-import pytest
+import datetime
 
+import pytest
+from psycopg.pq import Format
+
+from core.database import TIMESTAMPTZ_OID
 from factory.services.storages import storage_delete
 from factory.tests.factories import dogs_definition
 
@@ -110,3 +115,54 @@ def test_connections_read_timestamps_in_c():
 
     assert issubclass(loader, UTCTimestampLoader)
     assert now.utcoffset().total_seconds() == 0
+
+
+TIMESTAMPS = [
+    "2024-05-01 12:00:00+00",
+    "2026-11-28 12:27:10.9056+00",
+    "0001-01-01 00:00:00+00",
+    "9999-12-31 23:59:59.999999+00",
+]
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db
+def test_a_cursor_reads_timestamps_natively_as_django_does():
+    """The same values, and for what neither reads, the same error."""
+    from django.db import DataError, connection
+
+    from core.database import read_timestamps_natively
+
+    values = ", ".join(f"'{text}'::timestamptz" for text in TIMESTAMPS)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {values}")
+        expected = cursor.fetchone()
+    with connection.cursor() as cursor:
+        read_timestamps_natively(cursor)
+        loader = cursor.cursor.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT)
+        cursor.execute(f"SELECT {values}")
+        native = cursor.fetchone()
+        for text in ("infinity", "0044-03-15 00:00:00+00 BC"):
+            cursor.execute(f"SELECT '{text}'::timestamptz")
+            with pytest.raises(DataError):
+                cursor.fetchone()
+
+    assert loader.__module__.startswith("psycopg")
+    assert native == expected
+    assert all(value.tzinfo is datetime.UTC for value in native)
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db
+def test_a_cursor_in_another_session_zone_keeps_djangos_loader():
+    from django.db import connection
+
+    from core.database import read_timestamps_natively
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL TIME ZONE 'Europe/Paris'")
+        before = cursor.cursor.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT)
+        read_timestamps_natively(cursor)
+        after = cursor.cursor.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT)
+
+    assert after is before
