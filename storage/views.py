@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.http import HttpRequest, StreamingHttpResponse
 from django.urls import reverse
-from django.utils.http import urlencode
 from rest_framework import status
 from rest_framework.exceptions import ParseError
 from rest_framework.request import Request
@@ -43,9 +43,15 @@ def list_body(request: HttpRequest | Request, found: selectors.RecordList) -> di
 def _page_url(request: HttpRequest | Request, cursor: str | None) -> str | None:
     if cursor is None:
         return None
-    params = request.GET.copy()
-    params["cursor"] = cursor
-    return request.build_absolute_uri(f"{request.path}?{urlencode(params, doseq=True)}")
+    # The query as sent, with this cursor in place of any other (where it stood, else
+    # last), as a copy of the QueryDict with ["cursor"] set would encode it, without the
+    # copy (a deep copy: a tenth of a list page's time).
+    pairs: list[tuple[str, str]] = []
+    for name, values in request.GET.lists():
+        pairs += [(name, cursor)] if name == "cursor" else [(name, value) for value in values]
+    if "cursor" not in request.GET:
+        pairs.append(("cursor", cursor))
+    return request.build_absolute_uri(f"{request.path}?{urlencode(pairs)}")
 
 
 class RecordListView(APIView):

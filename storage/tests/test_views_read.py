@@ -213,3 +213,30 @@ def test_get_by_key_costs_two_queries_on_the_general_path(
         response = api_client.get(f"/api/v1/storage/dogs/{dog['id']}/")
 
     assert response.json() == dog
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "breed=lab&limit=2",
+        "cursor=old&breed=lab",
+        "breed=lab&cursor=old&limit=2",
+        "name=R%C3%A9bus+le+chien&fields=name,age",
+        "name=a%2Bb%26c%3Dd&ordering=-age",
+        "name=&limit=3",
+    ],
+)
+def test_a_page_link_encodes_the_query_as_a_copied_querydict_would(rf, query):
+    """views._page_url builds the link without copying the QueryDict; it must spell it as
+    the copy with ["cursor"] set, encoded by django.utils.http.urlencode, spelled it."""
+    from django.utils.http import urlencode as django_urlencode
+
+    from storage.views import _page_url
+
+    request = rf.get(f"/api/v1/storage/dogs/?{query}")
+    params = request.GET.copy()
+    params["cursor"] = "Zm9vYmFy-_"
+    expected = request.build_absolute_uri(f"{request.path}?{django_urlencode(params, doseq=True)}")
+
+    assert _page_url(request, "Zm9vYmFy-_") == expected
