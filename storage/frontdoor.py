@@ -32,11 +32,13 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
-from django.db import DatabaseError, close_old_connections, connection
+from django.core.signals import setting_changed
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, close_old_connections, connections
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django.middleware.security import SecurityMiddleware
 from django.urls import resolve
+from django.utils.functional import cached_property
 
 from core.middleware import log_request, request_id_for
 from storage import fastpath
@@ -76,7 +78,9 @@ class RecordReads:
 
     def __init__(self, app: WSGIApp) -> None:
         self.app = app
+        self._enabled: bool | None = None
         self._templates: _Templates | None = None
+        setting_changed.connect(self._forget_settings)  # tests, mostly
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         match = _RECORDS.fullmatch(environ.get("PATH_INFO", ""))
@@ -110,7 +114,15 @@ class RecordReads:
         return [answer.body]
 
     def enabled(self) -> bool:
-        return (
+        if self._enabled is None:
+            self._enabled = self._settings_allow()
+        return self._enabled
+
+    def _forget_settings(self, **kwargs: Any) -> None:
+        self._enabled = self._templates = None
+
+    def _settings_allow(self) -> bool:
+        return bool(
             settings.RECORDS_FAST_PATH
             and tuple(settings.MIDDLEWARE) == MIDDLEWARE
             and settings.FORCE_SCRIPT_NAME is None
@@ -148,15 +160,18 @@ class RecordReads:
 
 class _Request(HttpRequest):
     """What storage.fastpath and Django's host, scheme and URL helpers read of a request,
-    from the WSGI environ without the rest of WSGIRequest."""
+    from the WSGI environ without the rest of WSGIRequest (HttpRequest.__init__ included:
+    its empty QueryDicts were a twentieth of a read)."""
 
     def __init__(self, environ: dict[str, Any]) -> None:
-        super().__init__()
         self.META = environ
         self.method = environ["REQUEST_METHOD"]
         self.path = self.path_info = environ["PATH_INFO"]
-        query = environ.get("QUERY_STRING", "").encode("iso-8859-1")
-        self.GET = QueryDict(query, encoding=settings.DEFAULT_CHARSET)
+
+    @cached_property
+    def GET(self) -> QueryDict:  # type: ignore[override]
+        query = self.META.get("QUERY_STRING", "").encode("iso-8859-1")
+        return QueryDict(query, encoding=settings.DEFAULT_CHARSET)
 
     def _get_scheme(self) -> str:
         return self.META.get("wsgi.url_scheme", "http")
@@ -174,6 +189,7 @@ def _release_connection_if_due() -> None:
     connection held longer than _HOLD_SECONDS goes back to the pool after its request, so
     the pool's own lifetime rules still apply to it.
     """
+    connection = connections[DEFAULT_DB_ALIAS]  # once: each use of the proxy looks it up
     if connection.in_atomic_block:
         return  # never inside a transaction (the test suite's)
     held = connection.close_at
