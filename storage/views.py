@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from access.permissions import RECORD_ACCESS, StorageAccess
+from core.collector import collector_paused
 from core.conditional import ANY, etag, parse_tags
 from core.errors import ValidationFailed
 from core.idempotency import idempotent
@@ -73,15 +74,13 @@ class RecordListView(APIView):
 
     def _create(self, request: Request, name: str) -> Response:
         runtime = runtime_for(name, request.user)
-        # A bulk makes tens of thousands of objects, all alive until the answer is sent:
-        # the collector's passes over them, from parsing the body on, find no garbage.
-        with services.collector_paused():
+        # A bulk makes hundreds of thousands of objects (core.collector), from parsing the
+        # body on; its rows are gone (in _bulk_answer) before the collector resumes.
+        with collector_paused():
             data = _body(request)
-            if isinstance(data, list):
-                rows = services.record_bulk_create(runtime=runtime, items=data)
-                return Response(
-                    represent_all(rows, runtime.converters), status=status.HTTP_201_CREATED
-                )
+            answer = _bulk_answer(runtime, data) if isinstance(data, list) else None
+        if answer is not None:
+            return Response(answer, status=status.HTTP_201_CREATED)
         row = services.record_create(runtime=runtime, data=data)
         return Response(
             represent(row, runtime.converters),
@@ -132,6 +131,11 @@ class RecordDetailView(APIView):
             partial=partial,
         )
         return Response(represent(row, runtime.converters), headers={"ETag": etag(row._version)})
+
+
+def _bulk_answer(runtime: RecordRuntime, items: list[Any]) -> list[dict[str, Any]]:
+    rows = services.record_bulk_create(runtime=runtime, items=items)
+    return represent_all(rows, runtime.converters)
 
 
 def _body(request: Request) -> Any:

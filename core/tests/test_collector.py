@@ -1,0 +1,70 @@
+"""core.collector: the collector is off while any pause is open, and only then."""
+
+from __future__ import annotations
+
+import gc
+import threading
+
+import pytest
+
+from core.collector import collector_paused
+
+
+@pytest.fixture(autouse=True)
+def _collector_restored():
+    enabled = gc.isenabled()
+    yield
+    gc.enable() if enabled else gc.disable()
+
+
+def test_a_pause_turns_the_collector_off_and_back_on():
+    gc.enable()
+    with collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+def test_it_resumes_after_an_exception_too():
+    gc.enable()
+    with pytest.raises(ValueError), collector_paused():
+        raise ValueError
+    assert gc.isenabled()
+
+
+def test_overlapping_pauses_in_two_threads_keep_it_off_until_the_last_ends():
+    """Thread A pauses, B pauses, A ends (still off: B runs), B ends (on again)."""
+    gc.enable()
+    a_in, b_in, a_out, b_may_end = (threading.Event() for _ in range(4))
+    seen: dict[str, bool] = {}
+
+    def first() -> None:
+        with collector_paused():
+            a_in.set()
+            b_in.wait(5)
+        a_out.set()
+
+    def second() -> None:
+        a_in.wait(5)
+        with collector_paused():
+            b_in.set()
+            a_out.wait(5)
+            seen["after the first ended"] = gc.isenabled()
+            b_may_end.wait(5)
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    a_out.wait(5)
+    b_may_end.set()
+    for thread in threads:
+        thread.join(5)
+
+    assert seen == {"after the first ended": False}
+    assert gc.isenabled()
+
+
+def test_a_collector_that_was_off_stays_off():
+    gc.disable()
+    with collector_paused():
+        pass
+    assert not gc.isenabled()
