@@ -7,7 +7,7 @@ settings; creates the `dogs` storage, seeds BENCH_ROWS records through the bulk 
 COPYs as many into an identical table, then drives each operation with wrk. Prints one
 table and writes every figure to bench/results/<UTC timestamp>.json.
 
-    BENCH_ROWS (1000000)  BENCH_DURATION (10 s per operation)
+    BENCH_ROWS (1000000)  BENCH_DURATION (10 s per operation)  BENCH_WARMUP (2 s before each)
     WEB_CONCURRENCY (the server's default, 2)
     BENCH_BULK_PARALLEL (4 bulk requests in flight)
 """
@@ -36,6 +36,7 @@ WRK_THREADS = 2
 class Config:
     rows: int
     duration: int
+    warmup: int
     workers: int
     parallel: int
 
@@ -44,6 +45,7 @@ class Config:
         config = cls(
             rows=harness.env_int("BENCH_ROWS", 1_000_000),
             duration=harness.env_int("BENCH_DURATION", 10),
+            warmup=harness.env_int("BENCH_WARMUP", 2),
             workers=harness.web_concurrency(),
             parallel=harness.env_int("BENCH_BULK_PARALLEL", 4),
         )
@@ -98,9 +100,7 @@ def _measure(processes: Processes, env: dict, url: str, config: Config) -> dict[
     copy = copy_raw(url, config.rows)
     table = inspect_table(url, config.rows)
     log = harness.RequestLog(processes.log_path("api"))
-    operations = [
-        run_operation(op, client, log, token, config.duration) for op in plan(api, ceiling, table)
-    ]
+    operations = [run_operation(op, client, log, token, config) for op in plan(api, ceiling, table)]
     return {
         "postgresql": table.pop("server_version"),
         "table": table,
@@ -217,6 +217,7 @@ class Operation:
     check: str | None = None  # a path to GET once, expecting 200, before the run
     api: bool = True  # False for the ceiling app, which writes no request log
     first_key: int | None = None  # the key the checked page must start with
+    warmup_args: tuple[str, ...] | None = None  # for the warm-up run, when not `args`
 
 
 def plan(api: int, ceiling: int, table: dict[str, Any]) -> list[Operation]:
@@ -227,7 +228,13 @@ def plan(api: int, ceiling: int, table: dict[str, Any]) -> list[Operation]:
     deep = f"{RECORDS}?limit=20&cursor={cursor}"
     stride = (table["hi"] - table["lo"]) // (UPDATE_POOL * WRK_THREADS)
     return [
-        Operation("create one record", "create.lua", base + RECORDS, (harness.utc_stamp(),)),
+        Operation(
+            "create one record",
+            "create.lua",
+            base + RECORDS,
+            (harness.utc_stamp(),),
+            warmup_args=(f"{harness.utc_stamp()}-warmup",),  # names of their own
+        ),
         Operation(
             "get by key (random over the table)",
             "get_by_key.lua",
@@ -257,10 +264,17 @@ def plan(api: int, ceiling: int, table: dict[str, Any]) -> list[Operation]:
 
 
 def run_operation(
-    op: Operation, client: Client, log: harness.RequestLog, token: str, duration: int
+    op: Operation, client: Client, log: harness.RequestLog, token: str, config: Config
 ) -> dict[str, Any]:
+    duration = config.duration
     if op.check:
         check_page(op, harness.expect(client.request("GET", op.check), 200, op.name))
+    if config.warmup:
+        # Not measured: the first requests after the previous step meet a cold server
+        # (connections to open, caches to fill); the figures are of the steady state.
+        step(f"wrk: {op.name} (warm-up, {config.warmup} s)")
+        warmup = op.warmup_args if op.warmup_args is not None else op.args
+        harness.run_wrk(op.script, op.url, list(warmup), duration=config.warmup, token=token)
     step(f"wrk: {op.name}")
     log.skip()
     meter = harness.CpuMeter()
@@ -295,7 +309,8 @@ def print_report(report: dict[str, Any], path: Any) -> None:
     print(
         f"datastorage {report['started_at']}: {t['rows']:,} dogs; granian {s['web_concurrency']}"
         f" workers x {s['blocking_threads']} threads; wrk {WRK_THREADS} threads, 16 "
-        f"connections, {s['duration']} s each; PostgreSQL {report['postgresql']}; "
+        f"connections, {s['duration']} s each after {s.get('warmup', 0)} s of warm-up; "
+        f"PostgreSQL {report['postgresql']}; "
         f"{report['machine']['nproc']} CPUs"
     )
     print(f"{'operation':<38} {'req/s':>9} {'p50 ms':>9} {'p99 ms':>9} {'non-2xx':>8}")

@@ -24,10 +24,14 @@ def test_a_pause_turns_the_collector_off_and_back_on():
     assert gc.isenabled()
 
 
+class Failed(Exception):
+    pass
+
+
 def test_it_resumes_after_an_exception_too():
     gc.enable()
-    with pytest.raises(ValueError), collector_paused():
-        raise ValueError
+    with pytest.raises(Failed), collector_paused():
+        raise Failed
     assert gc.isenabled()
 
 
