@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 
+from core.json import dumps
 from core.testing import storage_db
 from storage.runtime import runtime_for
 from storage.serializers import RowRecord, converters, parse_key, represent, represent_all
@@ -509,7 +510,8 @@ def test_uuids_are_represented_as_str_does(value):
 
 
 def test_represent_all_gives_what_represent_gives_for_every_row():
-    """The generated representer against the loop, on every type, None and odd names."""
+    """The generated representer against the loop, as rendered: on every type, None, other
+    zones, microseconds, early years."""
     definition = {
         "primary_key": {"name": "id", "type": "serial"},
         "fields": [
@@ -538,7 +540,12 @@ def test_represent_all_gives_what_represent_gives_for_every_row():
         "_updated_at": datetime.datetime(2024, 5, 2, tzinfo=datetime.UTC),
     }
     empty = {name: None for name in full} | {"id": 8}
-    rows = [RowRecord(dict(full), "id"), RowRecord(dict(empty), "id")]
+    early = full | {
+        "seen": datetime.datetime(999, 1, 1, 0, 0, 0, 1, tzinfo=datetime.UTC),
+        "born": datetime.date(1, 2, 3),
+        "_created_at": datetime.datetime(2024, 5, 1, 23, 30, tzinfo=paris),
+    }
+    rows = [RowRecord(dict(row), "id") for row in (full, empty, early)]
 
-    assert represent_all(rows, pairs) == [represent(row, pairs) for row in rows]
+    assert dumps(represent_all(rows, pairs)) == dumps([represent(row, pairs) for row in rows])
     assert list(represent_all(rows, pairs)[0]) == [name for name, _ in pairs]
