@@ -63,8 +63,16 @@ MIDDLEWARE = (
 # Storage names and record keys of plain ASCII (fastpath parses the key): anything else,
 # percent-encoded text keys included, takes Django's way, which decodes paths in full.
 _RECORDS = re.compile(r"/api/v1/storage/([a-z][a-z0-9_]*)/(?:([A-Za-z0-9._~-]+)/)?")
-# Request headers a middleware acts on; their presence sends the request to Django.
-_HANDLED_BY_MIDDLEWARE = ("HTTP_ORIGIN", "HTTP_COOKIE", "HTTP_TRANSFER_ENCODING")
+# What sends a request to Django: headers a middleware acts on, and what makes Django
+# derive a script prefix (get_script_name: mod_rewrite's variables).
+_HANDLED_BY_DJANGO = (
+    "HTTP_ORIGIN",
+    "HTTP_COOKIE",
+    "HTTP_TRANSFER_ENCODING",
+    "SCRIPT_NAME",
+    "SCRIPT_URL",
+    "REDIRECT_URL",
+)
 
 # How long a thread keeps its database connection between reads (see
 # _release_connection_if_due).
@@ -136,10 +144,8 @@ class RecordReads:
     def _answer(
         self, environ: dict[str, Any], match: re.Match[str]
     ) -> tuple[fastpath.Answer, HttpRequest, tuple[tuple[str, str], ...]] | None:
-        if (
-            environ.get("SCRIPT_NAME")
-            or environ.get("CONTENT_LENGTH") not in (None, "", "0")
-            or any(environ.get(name) for name in _HANDLED_BY_MIDDLEWARE)
+        if environ.get("CONTENT_LENGTH") not in (None, "", "0") or any(
+            environ.get(name) for name in _HANDLED_BY_DJANGO
         ):
             return None
         request = _Request(environ)
