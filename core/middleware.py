@@ -15,6 +15,7 @@ from django.core.handlers.wsgi import LimitedStream
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 
+from core.collector import resume_collector
 from core.database import is_stale_plan
 from core.problems import problem_response
 from core.views import server_error
@@ -56,6 +57,7 @@ class RequestLogMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
+        resume_collector()
         request_id = request_id_for(request.META)
         request.request_id = request_id  # type: ignore[attr-defined]
         response = (

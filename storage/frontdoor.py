@@ -40,6 +40,7 @@ from django.middleware.security import SecurityMiddleware
 from django.urls import resolve
 from django.utils.functional import cached_property
 
+from core.collector import resume_collector
 from core.middleware import log_request, request_id_for
 from storage import fastpath
 
@@ -95,6 +96,7 @@ class RecordReads:
         if match is None or environ.get("REQUEST_METHOD") != "GET" or not self.enabled():
             return self.app(environ, start_response)
         started = time.perf_counter()
+        resume_collector()
         try:
             answered = self._answer(environ, match)
         except DatabaseError:

@@ -75,8 +75,8 @@ class RecordListView(APIView):
     def _create(self, request: Request, name: str) -> Response:
         runtime = runtime_for(name, request.user)
         # A bulk makes hundreds of thousands of objects (core.collector), from parsing the
-        # body on; its rows are gone (in _bulk_answer) before the collector resumes.
-        with collector_paused():
+        # body on; the collector resumes with the next request, once they are gone.
+        with collector_paused(until_next_request=True):
             data = _body(request)
             answer = _bulk_answer(runtime, data) if isinstance(data, list) else None
         if answer is not None:

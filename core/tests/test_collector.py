@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from core.collector import collector_paused
+from core.collector import collector_paused, resume_collector
 
 
 @pytest.fixture(autouse=True)
@@ -64,6 +64,28 @@ def test_overlapping_pauses_in_two_threads_keep_it_off_until_the_last_ends():
         thread.join(5)
 
     assert seen == {"after the first ended": False}
+    assert gc.isenabled()
+
+
+def test_a_requests_pause_leaves_resuming_to_the_next_request():
+    gc.enable()
+    with collector_paused(until_next_request=True):
+        pass
+    off_between = not gc.isenabled()
+    resume_collector()
+
+    assert off_between
+    assert gc.isenabled()
+
+
+def test_the_next_pause_takes_over_a_pending_resume():
+    """A bulk starting before any other request keeps the collector off, and the state to
+    restore is still the one before the first pause."""
+    gc.enable()
+    with collector_paused(until_next_request=True):
+        pass
+    with collector_paused():
+        assert not gc.isenabled()
     assert gc.isenabled()
 
 

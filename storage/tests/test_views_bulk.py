@@ -421,9 +421,24 @@ def test_an_error_while_the_rows_stream_rolls_the_copy_back(dogs, dog_count):
     assert dog_count() == 2
 
 
-def test_bulk_leaves_the_garbage_collector_running_whatever_the_answer(api_client, dogs):
+def test_the_request_after_a_bulk_runs_with_the_garbage_collector_whatever_the_answer(
+    api_client, dogs
+):
+    """A bulk leaves resuming the collector to the next request (core.collector)."""
     created = api_client.post(DOGS, [_dog("Rex")], format="json")
+    after_created = gc.isenabled()
     refused = api_client.post(DOGS, [_dog("Bella", age="3")], format="json")
+    api_client.get("/api/v1/health/live/")
 
     assert (created.status_code, refused.status_code) == (201, 400)
+    assert not after_created
+    assert gc.isenabled()
+
+
+def test_a_bulk_outside_a_request_resumes_the_collector_at_once(dogs):
+    from storage.runtime import runtime_for
+    from storage.services import record_bulk_create
+
+    record_bulk_create(runtime=runtime_for("dogs"), items=[_dog("Rex"), _dog("Ida")])
+
     assert gc.isenabled()
