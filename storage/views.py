@@ -9,7 +9,7 @@ from django.http import HttpRequest, StreamingHttpResponse
 from django.urls import reverse
 from rest_framework import status
 from rest_framework.exceptions import ParseError
-from rest_framework.request import Request
+from rest_framework.request import Empty, Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -78,9 +78,10 @@ class RecordListView(APIView):
         # body on; the collector resumes with the next request, once they are gone.
         with collector_paused(until_next_request=True):
             data = _body(request)
-            answer = _bulk_answer(runtime, data) if isinstance(data, list) else None
-        if answer is not None:
-            return Response(answer, status=status.HTTP_201_CREATED)
+            if isinstance(data, list):
+                answer = _bulk_answer(runtime, data)
+                del data
+                return _bulk_response(request, answer)
         row = services.record_create(runtime=runtime, data=data)
         return Response(
             represent(row, runtime.converters),
@@ -136,6 +137,26 @@ class RecordDetailView(APIView):
 def _bulk_answer(runtime: RecordRuntime, items: list[Any]) -> list[dict[str, Any]]:
     rows = services.record_bulk_create(runtime=runtime, items=items)
     return represent_all(rows, runtime.converters)
+
+
+def _bulk_response(request: Request, answer: list[dict[str, Any]]) -> Response:
+    """The answer to a bulk, which lets go of its records as soon as it can.
+
+    DRF's request and its parser context refer to each other, and so do a response and its
+    renderer context: neither is freed when the request ends, but at the collector's next
+    pass, with everything they hold. For a bulk that was 10,000 parsed items and 10,000
+    answered records, 70,000 objects a request for the collector to walk (tens of
+    milliseconds during which the worker's other threads wait). Nothing reads the parsed
+    body once the answer is made, nor the answer's data once it is rendered (the
+    idempotency layer stores it before)."""
+    request._full_data = request._data = Empty  # what DRF holds before parsing
+    response = Response(answer, status=status.HTTP_201_CREATED)
+    response.add_post_render_callback(_forget_data)
+    return response
+
+
+def _forget_data(response: Response) -> None:
+    response.data = None
 
 
 def _body(request: Request) -> Any:
