@@ -28,6 +28,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterable
+from http import HTTPStatus
 from typing import Any
 
 from django.conf import settings
@@ -119,7 +120,7 @@ class RecordReads:
             ("X-Request-ID", request_id),
         ]
         _release_connection_if_due()
-        start_response(_STATUS[answer.status], headers)
+        start_response(f"{answer.status} {HTTPStatus(answer.status).phrase}", headers)
         log_request("GET", request.path, answer.status, started, request_id)
         return [answer.body]
 
@@ -262,6 +263,3 @@ def _template(path: str, secure: bool) -> tuple[tuple[str, str], ...]:
 
 def _unused(request: HttpRequest) -> HttpResponse:
     raise AssertionError("only the middleware's response half is used")
-
-
-_STATUS = {200: "200 OK"}
