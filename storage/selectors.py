@@ -23,7 +23,6 @@ from storage.pagination import (
     parse_ordering,
 )
 from storage.runtime import RecordRuntime
-from storage.serializers import RowRecord
 
 COUNT_MODES = ("exact", "estimated")
 EXPORT_CHUNK = 2000
@@ -91,7 +90,6 @@ def record_list(*, runtime: RecordRuntime, params: Any) -> RecordList:
         )
 
     page = keyset_page(rows, ordering, cursor, limit, position)
-    page.rows = [RowRecord(row, runtime.key_name) for row in page.rows]
     return RecordList(page=page, converters=pairs, count=count)
 
 

@@ -11,7 +11,7 @@ import datetime
 import functools
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -69,7 +69,7 @@ def converters(definition: dict[str, Any]) -> list[tuple[str, Callable[[Any], An
 
 class RowRecord:
     """A row's values (a dict by field name) as attributes, what represent() reads, without
-    copying them: rows written by COPY, rows of a list page read with values()."""
+    copying them: rows written by COPY."""
 
     def __init__(self, row: dict[str, Any], key_name: str) -> None:
         self.__dict__ = row
@@ -84,15 +84,18 @@ def represent(row: Any, pairs: list[tuple[str, Callable[[Any], Any] | None]]) ->
     return record
 
 
-def represent_all(rows: list[Any], pairs: list[tuple[str, Any]]) -> list[dict[str, Any]]:
-    """represent() for many rows (a page, a bulk answer), by a function made for `pairs`,
+def represent_all(
+    rows: Iterable[dict[str, Any]], pairs: list[tuple[str, Any]]
+) -> list[dict[str, Any]]:
+    """represent() for many rows' values by field name (a page's `values()` rows, a bulk's
+    `vars()` of its records), by a function made for `pairs`,
     for core.json.dumps to render: datetimes (in UTC), dates and UUIDs are left to orjson,
     which spells them as represent()'s converters do (test_serializers compares the
     bytes), in C and without a string per value."""
     represent_one = _representer(
         tuple((name, _AT_RENDER.get(convert, convert)) for name, convert in pairs)
     )
-    return [represent_one(row.__dict__) for row in rows]
+    return [represent_one(row) for row in rows]
 
 
 @functools.lru_cache(maxsize=1024)

@@ -136,7 +136,7 @@ class RecordDetailView(APIView):
 
 def _bulk_answer(runtime: RecordRuntime, items: list[Any]) -> list[dict[str, Any]]:
     rows = services.record_bulk_create(runtime=runtime, items=items)
-    return represent_all(rows, runtime.converters)
+    return represent_all((vars(row) for row in rows), runtime.converters)
 
 
 def _bulk_response(request: Request, answer: list[dict[str, Any]]) -> Response:

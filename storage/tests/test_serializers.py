@@ -547,5 +547,6 @@ def test_represent_all_gives_what_represent_gives_for_every_row():
     }
     rows = [RowRecord(dict(row), "id") for row in (full, empty, early)]
 
-    assert dumps(represent_all(rows, pairs)) == dumps([represent(row, pairs) for row in rows])
-    assert list(represent_all(rows, pairs)[0]) == [name for name, _ in pairs]
+    values = [vars(row) for row in rows]
+    assert dumps(represent_all(values, pairs)) == dumps([represent(row, pairs) for row in rows])
+    assert list(represent_all(values, pairs)[0]) == [name for name, _ in pairs]
