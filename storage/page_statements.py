@@ -32,6 +32,10 @@ from core.lru import LRUCache
 
 # Statements kept per process (a few KiB each): listings in use at once, over all storages.
 CACHE_SIZE = 1024
+# Filter values longer than this in all are not kept (their page compiles afresh): a key
+# holds the values and a statement one parameter per `__in` item, so a client sending
+# long ones could otherwise fill a worker's cache with megabytes each.
+MAX_KEPT_FILTER_CHARS = 1024
 
 Converters = tuple[tuple[int, tuple[tuple[Callable[..., Any], ...], Any]], ...]
 
@@ -59,16 +63,22 @@ _statements: LRUCache[PageStatement] = LRUCache(lambda: CACHE_SIZE)
 valid_filters: LRUCache[bool] = LRUCache(lambda: CACHE_SIZE)
 
 
+def keepable(filter_values: tuple[tuple[str, str], ...]) -> bool:
+    """Whether a listing with these filter parameters (names, raw values) may be kept."""
+    return sum(len(value) for _, value in filter_values) <= MAX_KEPT_FILTER_CHARS
+
+
 def page_rows(
-    key: Hashable, build: Callable[[], QuerySet], cursor_values: tuple[Any, ...]
+    key: Hashable | None, build: Callable[[], QuerySet], cursor_values: tuple[Any, ...]
 ) -> list[dict[str, Any]]:
     """The rows of the `values()` queryset `build()` makes, whose last parameters are
-    `cursor_values`; `key` names everything else that decides its statement."""
-    statement = _statements.get(key)
+    `cursor_values`; `key` names everything else that decides its statement (None: not
+    to be kept)."""
+    statement = _statements.get(key) if key is not None else None
     if statement is not None:
         return statement.rows(cursor_values)
     queryset = build()
-    statement = _compile(queryset, cursor_values)
+    statement = _compile(queryset, cursor_values) if key is not None else None
     if statement is None:
         return list(queryset)
     _statements.put(key, statement)

@@ -47,10 +47,12 @@ def record_list(*, runtime: RecordRuntime, params: Any) -> RecordList:
     of: filters, ordering, cursor, fields, count, limit)."""
     filter_values = runtime.filters.values_key(params)
     version = (runtime.storage_id, runtime.version, filter_values)
+    kept = page_statements.keepable(filter_values)
     validated = None
-    if version not in page_statements.valid_filters:
+    if not kept or version not in page_statements.valid_filters:
         validated = runtime.filters.apply(runtime.model.objects.all(), params)
-        page_statements.valid_filters.put(version, True)
+        if kept:
+            page_statements.valid_filters.put(version, True)
 
     def filtered() -> QuerySet:
         if validated is not None:
@@ -76,7 +78,7 @@ def record_list(*, runtime: RecordRuntime, params: Any) -> RecordList:
         tuple(names),
     )
     rows = page_statements.page_rows(
-        shape,
+        shape if kept else None,
         lambda: keyset_queryset(filtered().values(*names), ordering, cursor, limit),
         cursor_parameters(ordering, cursor),
     )

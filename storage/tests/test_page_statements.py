@@ -99,3 +99,20 @@ def test_errors_keep_their_order_once_the_filters_were_kept(api_client, walkable
     assert list(first) == ["age"]
     assert list(kept) == ["ordering"]
     assert list(unknown) == ["colour"]
+
+
+def test_long_filter_values_are_answered_but_not_kept(api_client, walkable):  # noqa: F811
+    """A client cannot fill a worker's cache with long keys and statements."""
+    page_statements.clear()
+    names = ",".join(f"dog-{n:02d}" for n in range(300))  # over MAX_KEPT_FILTER_CHARS
+    assert len(names) > page_statements.MAX_KEPT_FILTER_CHARS
+    url = f"{DOGS}?{urlencode({'name__in': names, 'limit': 4})}"
+
+    pages = _walk(api_client, url, "next")  # each page as the ORM gives it
+    page_statements.clear()
+    answers = [api_client.get(url).status_code for _ in range(2)]
+
+    assert len(pages) == 6  # the 23 dogs, 4 a page
+    assert answers == [200, 200]
+    assert len(page_statements._statements) == 0
+    assert len(page_statements.valid_filters) == 0
