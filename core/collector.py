@@ -2,7 +2,8 @@
 
 A bulk create allocates hundreds of thousands of objects (the parsed body, the validated
 rows, the answer), all alive until it is done: every pass of the collector meanwhile walks
-them and finds no garbage. Measured in a worker, those passes were half of a bulk's CPU.
+them and finds no garbage. Measured in-process (without the start-up heap a worker freezes,
+which makes each pass cheaper there), those passes were half of a bulk's CPU.
 
 The collector is one per process, and a worker serves several requests at once (granian's
 blocking threads), so pauses are counted: it is off while any pause is open, and the last
