@@ -175,6 +175,9 @@ TASKS = {
         "BACKEND": os.environ.get("TASK_BACKEND", "django_tasks_db.DatabaseBackend"),
     }
 }
+# A worker not heard from for this long (it beats every 5 s) counts as gone: ready_status
+# of a version waiting on it says so.
+WORKER_LATE_SECONDS = env_int("WORKER_LATE_SECONDS", 30)
 
 # --- Internationalisation ---------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

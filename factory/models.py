@@ -58,3 +58,19 @@ class StorageVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.storage.name} v{self.number}"
+
+
+class WorkerHeartbeat(models.Model):
+    """One row per worker process (`manage.py run_worker`), touched every few seconds while
+    it runs, so that any process on any machine can tell whether a worker will apply a
+    pending version. `last_seen` is the database's clock, never a worker's: machines whose
+    clocks disagree are still compared fairly."""
+
+    worker_id = models.CharField(max_length=64, unique=True)
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    last_seen = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"worker {self.host}:{self.pid}"

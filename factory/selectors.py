@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
-from django.db.models import QuerySet
+from django.conf import settings
+from django.db.models import F, QuerySet
+from django.db.models.functions import Now
 
 from core.errors import NotFound, StorageNotFound
-from factory.models import StorageDefinition, StorageVersion, VersionStatus
+from factory.models import StorageDefinition, StorageVersion, VersionStatus, WorkerHeartbeat
 
 
 def storage_list(*, principal: Any = None) -> QuerySet[StorageDefinition]:
@@ -62,5 +65,48 @@ def ready_status(*, name: str) -> dict[str, Any]:
         "serving_version": storage.serving_version,
         "status": latest.status,
         "ready": latest.status == VersionStatus.READY,
-        "detail": latest.detail or None,
+        "detail": _version_detail(latest),
     }
+
+
+def _version_detail(version: StorageVersion) -> str | None:
+    """The version's own detail; for a version waiting on the worker, also whether any
+    worker is there to apply it (otherwise `pending` would say nothing, forever)."""
+    parts = [version.detail]
+    if version.status in (VersionStatus.PENDING, VersionStatus.MIGRATING):
+        parts.append(worker_absence(worker_status()))
+    return " ".join(part for part in parts if part) or None
+
+
+@dataclass(frozen=True)
+class WorkerStatus:
+    """`ok`: some worker beat within WORKER_LATE_SECONDS; `late`: workers were seen, none
+    since; `absent`: none ever was. `seconds` is the age of the latest heartbeat."""
+
+    state: Literal["ok", "late", "absent"]
+    seconds: float | None = None
+
+
+def worker_status() -> WorkerStatus:
+    """How recently any worker (`manage.py run_worker`, on any machine) was alive."""
+    # The age is computed by the database, whose clock wrote the heartbeats.
+    age = (
+        WorkerHeartbeat.objects.annotate(age=Now() - F("last_seen"))
+        .order_by("-last_seen")
+        .values_list("age", flat=True)
+        .first()
+    )
+    if age is None:
+        return WorkerStatus("absent")
+    seconds = max(age.total_seconds(), 0.0)
+    return WorkerStatus("ok" if seconds <= settings.WORKER_LATE_SECONDS else "late", seconds)
+
+
+def worker_absence(status: WorkerStatus) -> str | None:
+    """What to tell a client waiting on the worker when none is there; None when one is."""
+    hint = "start one with `manage.py run_worker`."
+    if status.state == "absent":
+        return f"No worker has ever been seen; {hint}"
+    if status.state == "late":
+        return f"No worker has been seen for {status.seconds:.0f} s; {hint}"
+    return None

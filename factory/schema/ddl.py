@@ -75,6 +75,13 @@ def is_lock_timeout(exc: BaseException) -> bool:
     return getattr(cause, "sqlstate", None) == "55P03"  # lock_not_available
 
 
+def connection_lost() -> bool:
+    """Whether this thread's database connection died (a database restart, a network cut),
+    as opposed to a statement failing on a live connection."""
+    raw = connection.connection
+    return raw is not None and bool(getattr(raw, "closed", False) or getattr(raw, "broken", False))
+
+
 def add_column(
     editor: BaseDatabaseSchemaEditor, model: type[models.Model], field: models.Field | str
 ) -> None:

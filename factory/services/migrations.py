@@ -43,6 +43,8 @@ def migration_run(*, storage_id: int, number: int) -> str:
             with _no_statement_timeout():
                 _apply(version)
         except Exception as exc:
+            if ddl.connection_lost():
+                raise  # the database went away, not this version's fault: the worker resumes it
             logger.exception("migration of %s v%s failed", version.storage.name, number)
             _set_status(version, VersionStatus.FAILED, detail=str(exc).strip() or repr(exc))
             return VersionStatus.FAILED

@@ -31,6 +31,8 @@ READY = "/api/v1/factory/ready_status/things/"
 RECORDS = "/api/v1/storage/things/"
 TABLE = "ds_things"
 COLOR_INDEX = {"fields": ["color"], "type": "btree", "unique": False}
+# What ready_status adds for a version waiting on a worker when none has run (none does here).
+NO_WORKER = "No worker has ever been seen; start one with `manage.py run_worker`."
 
 
 def things() -> dict[str, Any]:
@@ -177,7 +179,7 @@ def test_records_api_serves_the_previous_version_until_the_new_one_is_ready(
         "serving_version": 1,
         "status": "pending",
         "ready": False,
-        "detail": None,
+        "detail": NO_WORKER,
     }
 
     assert migration_run(storage_id=storage.id, number=2) == "ready"
@@ -341,7 +343,7 @@ def test_interrupted_migration_is_resumed_by_the_command(api_client, storage, no
         "serving_version": 1,
         "status": "migrating",
         "ready": False,
-        "detail": None,
+        "detail": NO_WORKER,
     }
     # Half-applied: PostgreSQL committed the column before the crash (SQLite rolled back).
     assert ("color" in columns(TABLE)) is (connection.vendor == "postgresql")

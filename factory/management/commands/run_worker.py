@@ -1,7 +1,12 @@
-"""The background worker: resumes interrupted migrations, then serves the task queue."""
+"""The background worker: resumes interrupted migrations, then serves the task queue, and
+outlives database outages (factory/worker.py)."""
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.utils.crypto import get_random_string
+from django_tasks_db.compat import DEFAULT_TASK_BACKEND_ALIAS, DEFAULT_TASK_QUEUE_NAME
+
+from factory.worker import Heartbeat, ResilientWorker
 
 
 class Command(BaseCommand):
@@ -21,8 +26,22 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, interval: float, batch: bool, **options) -> None:
-        call_command("resume_migrations", stdout=self.stdout)
-        worker_args = ["--interval", str(interval)]
-        if batch:
-            worker_args.append("--batch")
-        call_command("db_worker", *worker_args)
+        worker_id = get_random_string(32)
+        worker = ResilientWorker(
+            resume=lambda: call_command("resume_migrations", stdout=self.stdout),
+            queue_names=[DEFAULT_TASK_QUEUE_NAME],
+            interval=interval,
+            batch=batch,
+            backend_name=DEFAULT_TASK_BACKEND_ALIAS,
+            startup_delay=True,
+            max_tasks=None,
+            worker_id=worker_id,
+            excluded_queue_names=[],
+        )
+        heartbeat = Heartbeat(worker_id)
+        heartbeat.start()
+        worker.configure_signals()
+        try:
+            worker.run()
+        finally:
+            heartbeat.stopping.set()

@@ -1,0 +1,31 @@
+"""The worker's heartbeat: each worker process says, every few seconds, that it is alive.
+
+Rows are keyed by the worker's id (one per process), so any number of workers on any
+number of machines beat side by side; `factory.selectors.worker_status` reads them.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db.models.functions import Now
+
+from factory.models import WorkerHeartbeat
+
+# Rows of workers gone this long are removed by the workers still running: enough to see
+# that a worker stopped, not a table that grows with every restart.
+FORGET_AFTER = timedelta(days=1)
+
+
+def worker_heartbeat(*, worker_id: str, host: str, pid: int) -> None:
+    """Record that worker `worker_id` is alive now (by the database's clock)."""
+    if not WorkerHeartbeat.objects.filter(worker_id=worker_id).update(last_seen=Now()):
+        WorkerHeartbeat.objects.create(
+            worker_id=worker_id, host=host, pid=pid, started_at=Now(), last_seen=Now()
+        )
+
+
+def worker_heartbeats_prune() -> int:
+    """Forget workers not seen for FORGET_AFTER; returns how many rows went."""
+    deleted, _ = WorkerHeartbeat.objects.filter(last_seen__lt=Now() - FORGET_AFTER).delete()
+    return deleted

@@ -1,0 +1,160 @@
+"""The worker's heartbeat (factory.services.workers), worker_status, and what ready_status
+says of a version waiting on a worker that is not there."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import timedelta
+
+import pytest
+from django.db.models import F
+from django.db.models.functions import Now
+
+from core.testing import storage_db
+from factory.models import WorkerHeartbeat
+from factory.selectors import WorkerStatus, worker_status
+from factory.services.workers import worker_heartbeat, worker_heartbeats_prune
+from factory.worker import backoff_delays
+
+URL = "/api/v1/factory/storage/pets/"
+READY = "/api/v1/factory/ready_status/pets/"
+PETS = {"name": "pets", "fields": [{"name": "name", "type": "text", "required": True}]}
+# A new indexed field: DDL, so version 2 waits for the worker.
+PETS_V2 = {
+    **PETS,
+    "fields": [*PETS["fields"], {"name": "colour", "type": "text"}],
+    "indexes": [{"fields": ["colour"]}],
+}
+HINT = "start one with `manage.py run_worker`."
+
+
+def seen(worker_id: str, seconds_ago: float) -> None:
+    """A heartbeat row last written `seconds_ago` by the database's clock."""
+    when = Now() - timedelta(seconds=seconds_ago)
+    WorkerHeartbeat.objects.create(
+        worker_id=worker_id, host="host-a", pid=1, started_at=when, last_seen=when
+    )
+
+
+@pytest.fixture
+def pending_pets(api_client, create_storage, monkeypatch):
+    """Storage `pets` whose version 2 is declared and pending: no worker takes it."""
+    monkeypatch.setattr("factory.services.versions.enqueue_migration", lambda *args: None)
+    create_storage(PETS)
+    response = api_client.put(URL, PETS_V2, format="json", HTTP_IF_MATCH='"1"')
+    assert (response.status_code, response.json()["status"]) == (202, "pending")
+
+
+def expected(detail: str | None, status: str = "pending") -> dict:
+    return {
+        "name": "pets",
+        "version": 2,
+        "serving_version": 1,
+        "status": status,
+        "ready": False,
+        "detail": detail,
+    }
+
+
+# --- ready_status -------------------------------------------------------------------------
+
+
+@storage_db
+def test_a_pending_version_says_no_worker_was_ever_seen(api_client, pending_pets):
+    assert api_client.get(READY).json() == expected(f"No worker has ever been seen; {HINT}")
+
+
+@storage_db
+def test_a_pending_version_says_how_long_ago_the_last_worker_was_seen(
+    api_client, pending_pets, settings
+):
+    settings.WORKER_LATE_SECONDS = 30
+    seen("gone-long-ago", 400)
+    seen("gone", 95)
+
+    assert api_client.get(READY).json() == expected(f"No worker has been seen for 95 s; {HINT}")
+
+
+@storage_db
+def test_a_pending_version_says_nothing_more_while_a_worker_beats(
+    api_client, pending_pets, settings
+):
+    settings.WORKER_LATE_SECONDS = 30
+    seen("gone", 95)
+    seen("alive", 3)
+
+    assert api_client.get(READY).json() == expected(None)
+
+
+@storage_db
+def test_the_late_threshold_is_configurable(api_client, pending_pets, settings):
+    seen("slow", 95)
+    settings.WORKER_LATE_SECONDS = 120
+
+    assert api_client.get(READY).json() == expected(None)
+
+
+@storage_db
+def test_a_migrating_version_without_a_worker_says_so_too(api_client, pending_pets):
+    from factory.models import StorageVersion
+
+    StorageVersion.objects.filter(storage__name="pets", number=2).update(status="migrating")
+
+    assert api_client.get(READY).json() == expected(
+        f"No worker has ever been seen; {HINT}", status="migrating"
+    )
+
+
+@storage_db
+def test_a_ready_or_failed_version_needs_no_worker(api_client, create_storage):
+    create_storage(PETS)
+
+    body = api_client.get(READY).json()
+
+    assert (body["status"], body["detail"]) == ("ready", None)
+
+
+# --- worker_status and the heartbeat ------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_worker_status_is_absent_late_or_ok(settings):
+    settings.WORKER_LATE_SECONDS = 30
+    assert worker_status() == WorkerStatus("absent")
+
+    seen("old", 31)
+    status = worker_status()
+    assert (status.state, round(status.seconds)) == ("late", 31)
+
+    seen("fresh", 0)
+    status = worker_status()
+    assert (status.state, round(status.seconds)) == ("ok", 0)
+
+
+@pytest.mark.django_db
+def test_a_heartbeat_keeps_one_row_per_worker_and_moves_it_forward():
+    seen("w1", 60)
+    worker_heartbeat(worker_id="w1", host="host-a", pid=1)
+    worker_heartbeat(worker_id="w2", host="host-b", pid=20)
+    worker_heartbeat(worker_id="w2", host="host-b", pid=20)
+
+    rows = WorkerHeartbeat.objects.annotate(age=Now() - F("last_seen")).order_by("worker_id")
+    assert [(r.worker_id, r.host, r.pid) for r in rows] == [
+        ("w1", "host-a", 1),
+        ("w2", "host-b", 20),
+    ]
+    assert [r.age < timedelta(seconds=5) for r in rows] == [True, True]
+
+
+@pytest.mark.django_db
+def test_workers_gone_for_a_day_are_forgotten():
+    seen("gone", 24 * 3600 + 60)
+    seen("recent", 23 * 3600)
+
+    assert worker_heartbeats_prune() == 1
+
+    assert list(WorkerHeartbeat.objects.values_list("worker_id", flat=True)) == ["recent"]
+
+
+def test_the_back_off_doubles_from_half_a_second_up_to_ten():
+    assert list(itertools.islice(backoff_delays(), 8)) == [0.5, 1, 2, 4, 8, 10, 10, 10]

@@ -1,0 +1,128 @@
+"""The migration worker: django-tasks-db's queue loop, kept alive across database outages.
+
+django-tasks-db's `Worker.run()` lets any database error out of its loop, so a PostgreSQL
+restart ended the process, and a migration cut off by it stayed `migrating` until someone
+started a worker again. Here that loop runs inside one that, on a lost database, logs one
+warning, waits for the database with capped exponential back-off, resumes the migrations
+the outage interrupted, and serves the queue again. A thread meanwhile records the
+worker's heartbeat (factory.services.workers), also during long migrations.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+from django.db import InterfaceError, OperationalError, connection, connections
+from django_tasks_db.management.commands.db_worker import Worker
+
+from factory.services.workers import worker_heartbeat, worker_heartbeats_prune
+
+logger = logging.getLogger("datastorage.worker")
+
+HEARTBEAT_SECONDS = 5
+BACKOFF_FIRST = 0.5
+BACKOFF_CAP = 10.0
+# What a lost or unreachable database raises. Anything else (a missing table, a bug) is
+# not waited out: the worker stops with its traceback.
+UNREACHABLE = (OperationalError, InterfaceError)
+
+
+def backoff_delays(first: float = BACKOFF_FIRST, cap: float = BACKOFF_CAP) -> Iterator[float]:
+    """0.5, 1, 2, 4, 8, 10, 10, ... seconds."""
+    delay = first
+    while True:
+        yield delay
+        delay = min(delay * 2, cap)
+
+
+def database_answers() -> bool:
+    """One round trip on a fresh connection of this thread's."""
+    try:
+        connection.close()  # a connection the outage broke is dropped, not reused
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except UNREACHABLE:
+        return False
+    return True
+
+
+class ResilientWorker(Worker):
+    """django-tasks-db's worker, run again after each database outage; `resume` runs the
+    migrations left pending or migrating, at start and after every outage."""
+
+    def __init__(self, *, resume: Callable[[], None], **options) -> None:
+        super().__init__(**options)
+        self.resume = resume
+
+    def run(self) -> None:
+        while True:
+            try:
+                self.resume()
+                super().run()  # returns only in batch mode or after max_tasks
+                return
+            except UNREACHABLE as exc:
+                if not self.running:  # asked to stop while its last task was cut off
+                    return
+                self.wait_for_database(exc)
+            # One random start-up delay is enough; after an outage, serve at once.
+            self.startup_delay = False
+
+    def wait_for_database(self, exc: BaseException) -> None:
+        """Sleep with back-off until the database answers (a signal still stops the
+        worker: the sleeps are outside any task)."""
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        logger.warning(
+            "Database unreachable (%s); worker %s retrying with back-off up to %.0f s",
+            reason,
+            self.worker_id,
+            BACKOFF_CAP,
+        )
+        lost_at = time.monotonic()
+        for delay in backoff_delays():
+            time.sleep(delay)
+            if database_answers():
+                break
+        logger.info(
+            "Database back after %.1f s; worker %s resumes interrupted migrations",
+            time.monotonic() - lost_at,
+            self.worker_id,
+        )
+
+
+class Heartbeat(threading.Thread):
+    """Records every HEARTBEAT_SECONDS that this worker is alive, on a connection of its
+    own, whatever the queue loop is doing. An outage is the loop's to report: a failed
+    beat is only retried at the next one."""
+
+    def __init__(self, worker_id: str) -> None:
+        super().__init__(name="worker-heartbeat", daemon=True)
+        self.worker_id = worker_id
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        host, pid = socket.gethostname(), os.getpid()
+        pruned = False
+        while True:
+            try:
+                worker_heartbeat(worker_id=self.worker_id, host=host, pid=pid)
+                if not pruned:
+                    worker_heartbeats_prune()
+                    pruned = True
+                connections.close_all()  # back to the pool between beats
+            except UNREACHABLE:
+                logger.debug("heartbeat of worker %s failed", self.worker_id, exc_info=True)
+                self._drop_connection()
+            if self.stopping.wait(HEARTBEAT_SECONDS):
+                return
+
+    @staticmethod
+    def _drop_connection() -> None:
+        # Broken already: closing it may fail, and Django forgets it either way.
+        with contextlib.suppress(*UNREACHABLE):
+            connections.close_all()
