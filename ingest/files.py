@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from core.json import loads
+from storage.export import csv_kinds, unneutralise
 
 
 def file_format(path: Path) -> str:
@@ -32,30 +33,77 @@ def read_lines(path: Path) -> Iterator[tuple[int, Any]]:
                 yield number, exc
 
 
-def read_csv(path: Path, types: dict[str, str]) -> Iterator[tuple[int, Any]]:
-    """CSV rows as records: empty cells are left out (so defaults apply), numbers, booleans
-    and JSON cells converted by the storage's field types. A row's number is the line it
-    starts on in the file (quoted newlines and blank lines counted); a row whose cell count
-    differs from the header's yields a ValueError."""
+def read_csv(path: Path, definition: dict[str, Any]) -> Iterator[tuple[int, Any]]:
+    """CSV rows as records, read as storage.export writes them: an empty cell is null where
+    the field is nullable and left out otherwise (so a default applies); `""` is empty text
+    in a text field; a text or JSON cell loses the ' that neutralised a formula; numbers,
+    booleans and JSON cells are converted by the storage's field types. A row's number is
+    the line it starts on in the file (quoted newlines and blank lines counted); a row
+    whose cell count differs from the header's yields a ValueError."""
+    columns = _columns(definition)
     with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.reader(handle)
+        record: list[str] = []  # the raw lines of the row being read
+        reader = csv.reader(_recorded(handle, record))
         header = next(reader, None)
         while header is not None:
             number = reader.line_num + 1
+            record.clear()
             row = next(reader, None)
             if row is None:
                 return
             if row:  # a blank line reads as []
-                yield number, _record(header, row, types)
+                yield number, _record(header, row, columns, "".join(record))
 
 
-def _record(header: list[str], row: list[str], types: dict[str, str]) -> Any:
+def _recorded(lines: Iterable[str], record: list[str]) -> Iterator[str]:
+    # csv.reader takes lines one at a time as it needs them, so `record` holds a row's.
+    for line in lines:
+        record.append(line)
+        yield line
+
+
+def _columns(definition: dict[str, Any]) -> dict[str, tuple[str | None, bool]]:
+    """(value type, nullable) by field name; the key is not nullable."""
+    nullable = {spec["name"]: spec["nullable"] for spec in definition["fields"]}
+    return {name: (kind, nullable.get(name, False)) for name, kind in csv_kinds(definition).items()}
+
+
+def _record(
+    header: list[str], row: list[str], columns: dict[str, tuple[str | None, bool]], raw: str
+) -> Any:
     if len(row) != len(header):
         return ValueError(f"{len(row)} cells, the header has {len(header)}")
+    quoted = _quoted_empty(raw) if "" in row else set()
+    record = {}
     try:
-        return {k: _cell(v, types.get(k)) for k, v in zip(header, row, strict=True) if v != ""}
+        for position, (name, value) in enumerate(zip(header, row, strict=True)):
+            kind, nullable = columns.get(name, (None, False))
+            if value == "" and not (kind == "text" and position in quoted):
+                if nullable:
+                    record[name] = None
+                continue
+            record[name] = _cell(value, kind)
     except ValueError as exc:
         return exc
+    return record
+
+
+# One cell of a raw CSV row as Python's csv module (default dialect) reads it: quoted, with
+# anything up to the next comma after the closing quote, or not quoted.
+_RAW_CELL = re.compile(r'"(?:[^"]|"")*"[^,\r\n]*|[^,\r\n]*')
+
+
+def _quoted_empty(raw: str) -> set[int]:
+    """The positions of the cells written `""` (empty text, not null) in one raw row."""
+    positions, position, at = set(), 0, 0
+    while True:
+        cell = _RAW_CELL.match(raw, at)
+        if cell.group() == '""':
+            positions.add(position)
+        at = cell.end() + 1
+        if raw[cell.end() : at] != ",":
+            return positions
+        position += 1
 
 
 _INTEGER = re.compile(r"[+-]?[0-9]+")
@@ -77,7 +125,7 @@ def _cell(value: str, kind: str | None) -> Any:
         return value.lower() == "true"
     if kind == "json":
         try:
-            return loads(value)
+            return loads(unneutralise(value))
         except ValueError as exc:
             raise ValueError(f"{value!r} is not JSON ({exc})") from None
-    return value
+    return unneutralise(value) if kind == "text" else value

@@ -180,8 +180,11 @@ def _export(runtime: RecordRuntime, request: Request, export_format: str) -> Str
             {"format": [f"Use one of: {', '.join(export.FORMATS)} (or leave it out for JSON)."]}
         )
     rows, pairs = selectors.record_export(runtime=runtime, params=request.query_params)
-    lines = export.ndjson_lines if export_format == "ndjson" else export.csv_lines
-    response = StreamingHttpResponse(lines(rows, pairs), content_type=export.FORMATS[export_format])
+    if export_format == "ndjson":
+        lines = export.ndjson_lines(rows, pairs)
+    else:
+        lines = export.csv_lines(rows, pairs, runtime.definition)
+    response = StreamingHttpResponse(lines, content_type=export.FORMATS[export_format])
     response["Content-Disposition"] = f'attachment; filename="{runtime.name}.{export_format}"'
     return response
 

@@ -13,6 +13,7 @@ from django.core.management import CommandError, call_command
 from core.testing import storage_db
 from ingest.tests.animals import cat, cow, dog
 from storage.runtime import runtime_for
+from storage.services import record_bulk_create
 
 pytestmark = storage_db
 
@@ -125,7 +126,7 @@ def test_import_csv_converts_cells_by_field_type(animals, tmp_path):
     source.write_text(
         "name,age,indoor\n"
         "Tom,2,true\n"
-        "Kitty,,false\n"  # an empty cell: the default applies
+        "Kitty,,false\n"  # an empty cell: null, as export_records writes it (age is nullable)
         "Felix,7,TRUE\n",
         encoding="utf-8",
     )
@@ -135,7 +136,7 @@ def test_import_csv_converts_cells_by_field_type(animals, tmp_path):
     assert output == f"3 written, 0 rejected (see {source}.rejects.ndjson)\n"
     assert rows("cats") == [
         {"name": "Tom", "age": 2, "indoor": True},
-        {"name": "Kitty", "age": 0, "indoor": False},
+        {"name": "Kitty", "age": None, "indoor": False},
         {"name": "Felix", "age": 7, "indoor": True},
     ]
 
@@ -196,6 +197,31 @@ def test_import_csv_reads_json_cells_and_refuses_bad_booleans(create_storage, tm
     assert bad[0] == {"line": 3, "errors": {"line": ["not valid: 'maybe' is not true or false"]}}
     assert bad[1]["line"] == 4
     assert bad[1]["errors"]["line"][0].startswith("not valid: '{broken' is not JSON (")
+
+
+def test_import_csv_leaves_an_empty_cell_of_a_non_nullable_field_to_its_default(
+    create_storage, tmp_path
+):
+    create_storage(
+        {
+            "name": "tasks",
+            "fields": [
+                {"name": "title", "type": "text", "nullable": False, "default": "untitled"},
+                {"name": "rank", "type": "integer", "nullable": False, "default": 1},
+                {"name": "due", "type": "date"},
+            ],
+        }
+    )
+    source = tmp_path / "tasks.csv"
+    source.write_text('title,rank,due\n,,\n"",5,""\n', encoding="utf-8")
+
+    output = run("import_records", "tasks", source)
+
+    assert output.startswith("2 written, 0 rejected")
+    assert rows("tasks") == [
+        {"title": "untitled", "rank": 1, "due": None},
+        {"title": "", "rank": 5, "due": None},  # "" is empty text, and no date
+    ]
 
 
 # --- import_records: refusals ----------------------------------------------------------------
@@ -388,3 +414,54 @@ def test_an_export_imports_back_as_it_is(tmp_path, create_storage):
     assert out.getvalue().startswith("2 written, 0 rejected")
     names = sorted(runtime_for("pets").model.objects.values_list("name", flat=True))
     assert names == ["Bo", "Bo", "Rex", "Rex"]
+
+
+CELLS = {
+    "primary_key": {"name": "code", "type": "text"},
+    "fields": [
+        {"name": "note", "type": "text"},
+        {"name": "rank", "type": "integer", "default": 7},
+        {"name": "price", "type": "decimal", "max_digits": 8, "decimal_places": 2},
+        {"name": "ratio", "type": "float"},
+        {"name": "ok", "type": "boolean"},
+        {"name": "day", "type": "date"},
+        {"name": "at", "type": "datetime"},
+        {"name": "chip", "type": "uuid"},
+        {"name": "data", "type": "json"},
+    ],
+}
+AWKWARD = [
+    {"code": "=k", "note": "=1+1", "rank": -5, "price": "-1.50", "ratio": -0.5, "data": -5},
+    {"code": "'+k", "note": "'=x", "rank": None, "ok": False, "data": "=cmd"},
+    {"code": "k3", "note": "", "rank": 0, "day": "2024-02-29", "data": ""},
+    {"code": "k4", "note": None, "at": "2024-05-01T12:00:00Z", "data": "5"},
+    {"code": "k5", "note": "@x", "chip": "6f1d3a8e-0d5e-4d1c-9a51-3b1f8f1b2c10", "data": 5},
+    {"code": "k6", "note": "\tx", "ok": True, "data": {"a": ["=b", None, 1.5]}},
+    {"code": "k7", "note": 'two\r\nlines, "quoted"', "data": [""]},
+    {"code": "k8", "note": "-", "data": None},
+    {"code": "k9", "note": "''-", "data": "'=x"},
+]
+
+
+def test_a_csv_export_imports_back_exactly(create_storage, tmp_path):
+    """Nulls stay null (a default does not replace them) and empty text stays empty text;
+    formulas neutralised on export come back as they were written."""
+    create_storage({"name": "cells", **CELLS})
+    create_storage({"name": "copies", **CELLS})
+    record_bulk_create(runtime=runtime_for("cells"), items=AWKWARD)
+    exported = tmp_path / "cells.csv"
+    run("export_records", "cells", exported)
+
+    output = run("import_records", "copies", exported)
+
+    assert output.startswith("9 written, 0 rejected")
+    fields = ["code", *(spec["name"] for spec in CELLS["fields"])]
+
+    def stored(name: str) -> list[dict[str, Any]]:
+        return list(runtime_for(name).model.objects.order_by("rank", "note").values(*fields))
+
+    assert stored("copies") == stored("cells")
+    assert {row["code"]: (row["note"], row["rank"]) for row in stored("copies")}["'+k"] == (
+        "'=x",
+        None,
+    )

@@ -296,3 +296,71 @@ def test_a_filtered_export_at_size_holds_exactly_the_matching_records(api_client
     expected = [f"dog-{i:05d}" for i in range(3000) if i % 41 == 40]
     assert sorted(r["name"] for r in records) == expected
     assert {r["age"] for r in records} == {40}
+
+
+# --- CSV cells: formulas neutralised, null apart from empty text ------------------------------
+
+CELLS = {
+    "name": "cells",
+    "primary_key": {"name": "code", "type": "text"},
+    "fields": [
+        {"name": "note", "type": "text"},
+        {"name": "amount", "type": "integer"},
+        {"name": "price", "type": "decimal", "max_digits": 8, "decimal_places": 2},
+        {"name": "ratio", "type": "float"},
+        {"name": "data", "type": "json"},
+    ],
+}
+# (record, its CSV line with fields code,note,amount,price,ratio,data,_version), by amount.
+CELL_LINES = [
+    (
+        {"code": "-k", "note": '=HYPERLINK("http://x","y")', "amount": -5},
+        '\'-k,"\'=HYPERLINK(""http://x"",""y"")",-5,,,,1',
+    ),
+    (
+        {"code": "a2", "note": "+1", "amount": -4, "price": "-1.5", "ratio": -0.5},
+        "a2,'+1,-4,-1.50,-0.5,,1",
+    ),
+    ({"code": "a3", "note": "@SUM(A1)", "amount": 3, "data": -5}, "a3,'@SUM(A1),3,,,'-5,1"),
+    ({"code": "a4", "note": "\tx", "amount": 4, "data": "=cmd"}, 'a4,\'\tx,4,,,"""=cmd""",1'),
+    (
+        {"code": "a5", "note": "\rx", "amount": 5, "data": {"a": "=b"}},
+        'a5,"\'\rx",5,,,"{""a"":""=b""}",1',
+    ),
+    ({"code": "a6", "note": "'=x", "amount": 6, "data": "5"}, 'a6,\'\'=x,6,,,"""5""",1'),
+    ({"code": "a7", "note": "'plain", "amount": 7, "data": 5}, "a7,'plain,7,,,5,1"),
+    ({"code": "a8", "note": "", "amount": 8, "data": ""}, 'a8,"",8,,,"""""",1'),
+    ({"code": "a9", "note": None, "amount": 9, "data": None}, "a9,,9,,,,1"),
+    ({"code": "b0", "note": "a-b=c", "amount": 10, "data": [1]}, "b0,a-b=c,10,,,[1],1"),
+]
+
+
+def test_csv_neutralises_formulas_in_text_and_json_cells_only(api_client, create_storage):
+    create_storage(CELLS)
+    for record, _ in CELL_LINES:
+        response = api_client.post("/api/v1/storage/cells/", record, format="json")
+        assert response.status_code == 201, response.json()
+
+    response = api_client.get(
+        "/api/v1/storage/cells/?format=csv&ordering=amount&fields=note,amount,price,ratio,data"
+    )
+
+    assert response.status_code == 200
+    assert body(response).decode().split("\r\n") == [
+        "code,note,amount,price,ratio,data,_version",
+        *(line for _, line in CELL_LINES),
+        "",
+    ]
+
+
+def test_csv_writes_null_as_an_empty_cell_and_empty_text_as_two_quotes(api_client, three):
+    raw = body(export(api_client, "fields=name,breed,born", fmt="csv")).decode()
+
+    ids = [record["id"] for record in listed(api_client)]
+    assert raw.split("\r\n") == [
+        "id,name,breed,born,_version",
+        f"{ids[0]},Rex,collie,2020-02-29,1",
+        f"{ids[1]},Bare,,,1",  # breed and born are null
+        f'{ids[2]},"Line one\nline ""two"", three","",,1',  # breed is empty text
+        "",
+    ]

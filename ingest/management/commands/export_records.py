@@ -38,6 +38,6 @@ class Command(BaseCommand):
                         out.write(chunk)
             else:
                 with file.open("w", newline="", encoding="utf-8") as out:
-                    for chunk in export.csv_lines(counted, pairs):
+                    for chunk in export.csv_lines(counted, pairs, runtime.definition):
                         out.write(chunk)
         self.stdout.write(f"{total} records written to {file}")

@@ -41,8 +41,7 @@ class Command(BaseCommand):
         if not file.is_file():
             raise CommandError(f"No such file: {file}")
         rejects = rejects or file.with_name(file.name + ".rejects.ndjson")
-        types = {spec["name"]: spec["type"] for spec in runtime.definition["fields"]}
-        lines = read_lines(file) if kind == "ndjson" else read_csv(file, types)
+        lines = read_lines(file) if kind == "ndjson" else read_csv(file, runtime.definition)
         # A file from export_records carries what the server sets: the system fields, and
         # for a serial key the key itself. They are dropped, so exports import as they are.
         dropped = {"_version", "_created_at", "_updated_at"}
