@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from rest_framework import authentication, exceptions
@@ -10,6 +11,8 @@ from rest_framework.request import Request
 from access.models import Grant
 from access.selectors import StorageRow, token_lookup
 from access.services import hash_secret
+
+_KINDS = ("read", "write", "manage")
 
 
 @dataclass
@@ -26,16 +29,23 @@ class Principal:
 
     def access_to(self, storage_name: str) -> frozenset[str]:
         if storage_name not in self._access:
-            row = (
-                Grant.objects.filter(token_id=self.token_id, storage__name=storage_name)
-                .values_list("read", "write", "manage")
-                .first()
-            )
-            kinds = ("read", "write", "manage")
-            self._access[storage_name] = frozenset(
-                kind for kind, allowed in zip(kinds, row or (), strict=False) if allowed
-            )
+            self.access_load([storage_name])
         return self._access[storage_name]
+
+    def access_load(self, storage_names: Iterable[str]) -> None:
+        """Read the grants on these storages in one query (ingest asks about many)."""
+        wanted = set(storage_names) - self._access.keys()
+        if not wanted:
+            return
+        rows = Grant.objects.filter(token_id=self.token_id, storage__name__in=wanted).values_list(
+            "storage__name", "read", "write", "manage"
+        )
+        found = {name: flags for name, *flags in rows}
+        for name in wanted:
+            flags = found.get(name, ())
+            self._access[name] = frozenset(
+                kind for kind, allowed in zip(_KINDS, flags, strict=False) if allowed
+            )
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):

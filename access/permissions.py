@@ -43,14 +43,22 @@ class StorageAccess(BasePermission):
         principal = _principal(request)
         if principal is None:
             return False
-        if principal.admin:
-            return True
         needed = getattr(view, "storage_access", {}).get(request.method, "admin")
         name = view.kwargs.get("name")
-        if needed == "admin" or name is None:
-            return needed == "any"
-        granted = principal.access_to(name)
-        return bool(granted) if needed == "any" else needed in granted
+        if name is None:
+            return principal.admin or needed == "any"
+        return may_access(principal, name, needed)
+
+
+def may_access(principal: Any, storage_name: str, needed: str) -> bool:
+    """The grant rule, decided here only: admin tokens may do everything; a client token
+    what its grant on `storage_name` holds ("any": any grant at all; "admin": never)."""
+    if principal.admin:
+        return True
+    if needed == "admin":
+        return False
+    granted = principal.access_to(storage_name)
+    return bool(granted) if needed == "any" else needed in granted
 
 
 RECORD_ACCESS = {

@@ -37,6 +37,13 @@ class RecordNotFound(NotFound):
     title = "Record not found"
 
 
+class Forbidden(DomainError):
+    """The token may not do this (the grant rule itself lives in access.permissions)."""
+
+    code = "permission-denied"
+    title = "Permission denied"
+
+
 class ValidationFailed(DomainError):
     """Input broke a rule. `errors` maps a dotted path to a list of messages."""
 

@@ -25,6 +25,7 @@ logger = logging.getLogger("datastorage.errors")
 # Most specific first: the first matching class decides the status.
 _DOMAIN_STATUS: list[tuple[type[errors.DomainError], int]] = [
     (errors.NotFound, 404),
+    (errors.Forbidden, 403),
     (errors.ValidationFailed, 400),
     (errors.PreconditionRequired, 428),
     (errors.PreconditionFailed, 412),

@@ -91,10 +91,10 @@ class RequestLogMiddleware:
                 title="Malformed request",
                 detail="Content-Length is not a number.",
             )
-        limit = settings.MAX_REQUEST_BYTES
-        # NDJSON is streamed event by event (each line capped); its total is not held.
+        # NDJSON is streamed event by event (each line capped), under a total of its own.
         streamed = request.META.get("CONTENT_TYPE", "").startswith("application/x-ndjson")
-        if length > limit and not streamed:
+        limit = settings.MAX_INGEST_BYTES if streamed else settings.MAX_REQUEST_BYTES
+        if length > limit:
             return _payload_too_large(limit)
         return None
 
@@ -106,7 +106,11 @@ class RequestLogMiddleware:
         if not (meta.get("wsgi.input_terminated") and meta.get("HTTP_TRANSFER_ENCODING")):
             return None
         if meta.get("CONTENT_TYPE", "").startswith("application/x-ndjson"):
-            return None  # streamed line by line, never held whole (see ingest.parsers)
+            # Streamed line by line and counted (ingest.parsers), never held whole: the
+            # server's input as it is; `unsized_body` tells the view to read it anyway.
+            request._stream = meta["wsgi.input"]  # type: ignore[attr-defined]
+            request.unsized_body = True  # type: ignore[attr-defined]
+            return None
         limit = settings.MAX_REQUEST_BYTES
         body = meta["wsgi.input"].read(limit + 1)
         if len(body) > limit:

@@ -210,9 +210,12 @@ MAX_REQUEST_BYTES = env_int("MAX_REQUEST_BYTES", 32 * 1024 * 1024)
 # Django's own cap answers 400; ours (core.middleware) answers 413 first.
 DATA_UPLOAD_MAX_MEMORY_SIZE = None
 MAX_BULK_ITEMS = env_int("MAX_BULK_ITEMS", 10_000)
-# Ingest: events per request, and bytes per NDJSON line (NDJSON bodies have no total cap).
+# Ingest: events per request, bytes per NDJSON line, bytes of an NDJSON body (streamed, so
+# not held to MAX_REQUEST_BYTES), and the records held before a batch is written.
 MAX_INGEST_EVENTS = env_int("MAX_INGEST_EVENTS", 100_000)
 MAX_EVENT_BYTES = env_int("MAX_EVENT_BYTES", 1024 * 1024)
+MAX_INGEST_BYTES = env_int("MAX_INGEST_BYTES", 256 * 1024 * 1024)
+INGEST_BATCH_BYTES = env_int("INGEST_BATCH_BYTES", 8 * 1024 * 1024)
 MAX_FIELDS_PER_STORAGE = env_int("MAX_FIELDS_PER_STORAGE", 500)
 MAX_JSON_DEPTH = env_int("MAX_JSON_DEPTH", 32)
 PAGE_SIZE_DEFAULT = env_int("PAGE_SIZE_DEFAULT", 100)

@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from access.permissions import StorageAccess
+from access.permissions import StorageAccess, may_access
 from core.conditional import etag
 from core.openapi import also_answers, if_match
 from factory import selectors
@@ -106,6 +106,8 @@ class StorageViewSet(viewsets.GenericViewSet):
             data=request.data,
             if_match=request.headers.get("If-Match"),
             dry_run=dry_run,
+            # A source routes other producers' events: only admin tokens may widen one.
+            may_route=may_access(request.user, name, "admin"),
         )
         if dry_run:
             return Response(ChangeVerdictSerializer(_verdict(outcome)).data)

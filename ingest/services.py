@@ -1,8 +1,12 @@
-"""Ingest events: route each to the storages whose source matches, validate, write in bulk.
+"""Ingest events: route each to the storages whose source matches it and that the sending
+token may write, validate, and write in batches.
 
-Events are read one at a time (NDJSON streams); only the projected, narrow records are
-kept until the end, when each storage's batch is written all or nothing. Permissions are
-checked as storages are matched, so a refusal comes before anything is written.
+Events are read one at a time (NDJSON streams). A storage's validated records are held only
+until a batch fills (MAX_BULK_ITEMS records in one storage, or INGEST_BATCH_BYTES of records
+across the request's storages), then written: memory follows the batch, not the body. Every
+write happens in the request's transaction, so a refusal (a limit passed mid-stream) leaves
+nothing written, and each storage is still written all or nothing: a unique violation takes
+back what the request wrote there before (by key) and rejects every event routed to it.
 """
 
 from __future__ import annotations
@@ -13,10 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
-from rest_framework.exceptions import PermissionDenied
 
+from access.permissions import may_access
 from core.errors import PayloadTooLarge, UniqueViolation, ValidationFailed
+from core.json import dumps
 from ingest.routing import Route
 from ingest.selectors import route_list
 from storage.runtime import RecordRuntime, runtime_for
@@ -26,10 +32,19 @@ from storage.services import record_bulk_insert
 @dataclass
 class StorageBatch:
     runtime: RecordRuntime
+    # Validated records not yet written, and the position of each one's event.
     rows: list[dict[str, Any]] = field(default_factory=list)
     events: list[int] = field(default_factory=list)
+    # What this request wrote: keys to take back, positions to reject, if a later batch fails.
+    keys: list[Any] = field(default_factory=list)
+    written_events: list[int] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
-    written: int = 0
+    # Set by a unique violation: every later valid event of this storage is rejected with it.
+    failure: dict[str, list[str]] | None = None
+
+    @property
+    def written(self) -> int:
+        return len(self.keys)
 
 
 @dataclass
@@ -39,6 +54,8 @@ class IngestReport:
     events: int = 0
     unmatched: int = 0
     batches: dict[str, StorageBatch] = field(default_factory=dict)
+    # Size (as JSON) of the records held in every batch, against INGEST_BATCH_BYTES.
+    held_bytes: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -52,68 +69,93 @@ class IngestReport:
 
 
 def ingest_events(*, principal: Any, events: Iterable[Any]) -> IngestReport:
-    """Route, validate and write. Raises PermissionDenied (a matched storage without
-    `write`) and PayloadTooLarge, both before anything is written."""
-    report = events_route(principal=principal, events=events)
-    batches_write(report=report)
-    return report
-
-
-def events_route(*, principal: Any, events: Iterable[Any]) -> IngestReport:
-    """Read every event and build each storage's batch; writes nothing."""
-    routes = route_list()
+    """Route, validate and write, in one transaction (a savepoint in the caller's). Raises
+    PayloadTooLarge (more than MAX_INGEST_EVENTS events) and whatever reading `events`
+    raises; nothing is written then."""
+    routes = writable_routes(principal=principal)
     report = IngestReport()
-    for position, event in enumerate(events):
-        if position >= settings.MAX_INGEST_EVENTS:
-            raise PayloadTooLarge(
-                f"An ingest request takes at most {settings.MAX_INGEST_EVENTS} events."
-            )
-        report.events += 1
-        matched = [route for route in routes if route.matches(event)]
-        if not matched:
-            report.unmatched += 1
-        for route in matched:
-            batch = _batch_for(report, route, principal)
-            _add(batch, route, event, position)
+    with transaction.atomic():
+        for position, event in enumerate(events):
+            if position >= settings.MAX_INGEST_EVENTS:
+                raise PayloadTooLarge(
+                    f"An ingest request takes at most {settings.MAX_INGEST_EVENTS} events."
+                )
+            _route(report, routes, event, position)
+        _flush(report)
+    for batch in report.batches.values():
+        batch.rejected.sort(key=lambda item: item["event"])
     return report
 
 
-def batches_write(*, report: IngestReport) -> None:
-    """Write each storage's batch, each all or nothing."""
-    for batch in report.batches.values():
+def writable_routes(*, principal: Any) -> list[Route]:
+    """The routes of the storages this token may write: the others do not exist for its
+    events (not even in its answer, which would tell it what other tenants' sources match)."""
+    routes = route_list()
+    if not principal.admin:
+        principal.access_load(route.name for route in routes)  # one query, not one each
+    return [route for route in routes if may_access(principal, route.name, "write")]
+
+
+def _route(report: IngestReport, routes: list[Route], event: Any, position: int) -> None:
+    report.events += 1
+    matched = [route for route in routes if route.matches(event)]
+    if not matched:
+        report.unmatched += 1
+    for route in matched:
+        batch = report.batches.get(route.name)
+        if batch is None:
+            batch = report.batches[route.name] = StorageBatch(runtime=runtime_for(route.name))
+        _add(report, batch, route, event, position)
+
+
+def _add(report: IngestReport, batch: StorageBatch, route: Route, event: Any, at: int) -> None:
+    record = route.project(event)
+    try:
+        values = batch.runtime.validator.for_create(record)
+    except ValidationFailed as exc:
+        batch.rejected.append({"event": at, "errors": exc.errors})
+        return
+    if batch.failure is not None:
+        batch.rejected.append({"event": at, "errors": batch.failure})
+        return
+    batch.rows.append(values)
+    batch.events.append(at)
+    report.held_bytes += len(dumps(record))
+    if report.held_bytes > settings.INGEST_BATCH_BYTES:
+        _flush(report)
+    elif len(batch.rows) >= settings.MAX_BULK_ITEMS:
         _write(batch, report.now)
 
 
-def _batch_for(report: IngestReport, route: Route, principal: Any) -> StorageBatch:
-    batch = report.batches.get(route.name)
-    if batch is None:
-        if not principal.admin and "write" not in principal.access_to(route.name):
-            raise PermissionDenied(
-                f"Events match storage '{route.name}', and this token may not write to it."
-            )
-        batch = report.batches[route.name] = StorageBatch(runtime=runtime_for(route.name))
-    return batch
-
-
-def _add(batch: StorageBatch, route: Route, event: Any, position: int) -> None:
-    try:
-        values = batch.runtime.validator.for_create(route.project(event))
-    except ValidationFailed as exc:
-        batch.rejected.append({"event": position, "errors": exc.errors})
-        return
-    batch.rows.append(values)
-    batch.events.append(position)
+def _flush(report: IngestReport) -> None:
+    for batch in report.batches.values():
+        _write(batch, report.now)
+    report.held_bytes = 0
 
 
 def _write(batch: StorageBatch, now: datetime.datetime) -> None:
-    """One storage's batch, all or nothing: a unique violation rejects every event in it."""
-    if not batch.rows:
+    """Write the held records. A unique violation fails the storage: its savepoint undid the
+    batch, and what this request wrote there before is deleted again."""
+    rows, events = batch.rows, batch.events
+    batch.rows, batch.events = [], []
+    if not rows:
         return
     try:
-        record_bulk_insert(runtime=batch.runtime, rows=batch.rows, now=now)
+        written = record_bulk_insert(runtime=batch.runtime, rows=rows, now=now)
     except UniqueViolation as problem:
-        reason = {"non_field_errors": [problem.detail]}
-        batch.rejected.extend({"event": position, "errors": reason} for position in batch.events)
-        batch.rejected.sort(key=lambda item: item["event"])
+        batch.failure = {"non_field_errors": [problem.detail]}
+        _take_back(batch)
+        batch.rejected.extend({"event": at, "errors": batch.failure} for at in events)
         return
-    batch.written = len(batch.rows)
+    batch.keys.extend(record.pk for record in written)
+    batch.written_events.extend(events)
+
+
+def _take_back(batch: StorageBatch) -> None:
+    keys, events = batch.keys, batch.written_events
+    batch.keys, batch.written_events = [], []
+    manager = batch.runtime.model._base_manager
+    step = settings.MAX_BULK_ITEMS
+    for start in range(0, len(keys), step):
+        manager.filter(pk__in=keys[start : start + step])._raw_delete(manager.db)
+    batch.rejected.extend({"event": at, "errors": batch.failure} for at in events)

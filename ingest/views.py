@@ -6,6 +6,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.db import transaction
+from django.http import HttpRequest
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import ParseError
@@ -18,7 +19,7 @@ from core.idempotency import idempotency_key, key_claim, key_record, replay, req
 from core.json import dumps
 from core.parsers import JSONParser
 from ingest.parsers import NDJSONParser
-from ingest.services import batches_write, events_route, ingest_events
+from ingest.services import ingest_events
 
 _COUNT = {"type": "integer"}
 _REPORT = {
@@ -61,9 +62,17 @@ _REPORT = {
 
 
 class IngestView(APIView):
-    # Any token may send events; each matched storage then needs `write` (services).
+    # Any token may send events; they are routed only to storages it may write (services).
     permission_classes = [IsAuthenticatedToken]
     parser_classes = [JSONParser, NDJSONParser]
+
+    def initialize_request(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Request:
+        drf_request = super().initialize_request(request, *args, **kwargs)
+        if getattr(request, "unsized_body", False):
+            # A chunked NDJSON body (core.middleware): DRF finds no Content-Length and would
+            # read no body at all; the parser reads it to its end and counts it.
+            drf_request._stream = request
+        return drf_request
 
     @extend_schema(
         summary="Send events: each is routed to the storages whose source matches it",
@@ -87,8 +96,9 @@ class IngestView(APIView):
 
 
 def _ingest_once(request: Request, key: str, events: Iterable[Any]) -> Response:
-    """With an Idempotency-Key: the events are hashed as they stream by, the key is claimed
-    with that hash, and the writes commit together with the stored answer."""
+    """With an Idempotency-Key: the events are hashed as they stream by (and written batch
+    by batch), then the key is claimed with that hash; the writes commit together with the
+    stored answer, or roll back when the key already holds one (which is replayed)."""
     hasher = request_hasher(method="POST", path=request.get_full_path())
 
     def hashed(items: Iterable[Any]) -> Iterator[Any]:
@@ -96,13 +106,13 @@ def _ingest_once(request: Request, key: str, events: Iterable[Any]) -> Response:
             hasher.update(dumps(event) + b"\n")
             yield event
 
-    report = events_route(principal=request.user, events=hashed(events))
     token_id = request.user.token_id
     with transaction.atomic():
+        report = ingest_events(principal=request.user, events=hashed(events))
         stored = key_claim(token_id=token_id, key=key, fingerprint=hasher.hexdigest())
         if stored is not None:
+            transaction.set_rollback(True)
             return replay(stored)
-        batches_write(report=report)
         body = report.as_dict()
         key_record(token_id=token_id, key=key, status=200, body=body)
     return Response(body)

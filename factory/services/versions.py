@@ -13,7 +13,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.conditional import check_if_match, parse_tags
-from core.errors import IncompatibleChange, MigrationInProgress, StorageNotFound, ValidationFailed
+from core.errors import (
+    Forbidden,
+    IncompatibleChange,
+    MigrationInProgress,
+    StorageNotFound,
+    ValidationFailed,
+)
 from factory.models import StorageDefinition, StorageVersion, VersionStatus
 from factory.schema.changes import diff_definitions
 from factory.schema.definition import normalize_definition
@@ -31,10 +37,17 @@ class VersionOutcome:
 
 
 def version_declare(
-    *, name: str, data: Any, if_match: str | None, dry_run: bool = False
+    *,
+    name: str,
+    data: Any,
+    if_match: str | None,
+    dry_run: bool = False,
+    may_route: bool = True,
 ) -> VersionOutcome:
     """Raises StorageNotFound, PreconditionRequired/Failed, MigrationInProgress,
-    ValidationFailed and IncompatibleChange; on success the new version is committed."""
+    ValidationFailed, IncompatibleChange and Forbidden (a new source without `may_route`,
+    which callers acting for a client token pass as "is it an admin token"); on success
+    the new version is committed."""
     with transaction.atomic():
         storage = StorageDefinition.objects.select_for_update().filter(name=name).first()
         if storage is None:
@@ -50,6 +63,11 @@ def version_declare(
         new = _normalize_for(storage, data)
         base = _base_version(storage, latest)
         diff = diff_definitions(base.definition, new)
+        if not may_route and routes_more(base.definition, new):
+            raise Forbidden(
+                "Declaring or changing a storage's source routes other producers' events "
+                "into it; that needs an admin token. Removing the source does not."
+            )
         if dry_run:
             return VersionOutcome(storage, diff.changes, incompatible=diff.incompatible)
         if diff.incompatible:
@@ -62,6 +80,12 @@ def version_declare(
         if diff.needs_ddl:
             transaction.on_commit(lambda: enqueue_migration(storage.id, created.number))
     return VersionOutcome(storage, diff.changes, created, diff.needs_ddl)
+
+
+def routes_more(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Would `new` route events that `old` did not? Any new or changed source may (whether
+    one rule matches more than another is undecidable in general); removing one never."""
+    return new.get("source") is not None and new.get("source") != old.get("source")
 
 
 def _normalize_for(storage: StorageDefinition, data: Any) -> dict[str, Any]:
