@@ -25,7 +25,6 @@ from rest_framework import serializers
 from rest_framework.settings import ISO_8601, api_settings
 
 from factory.schema.fields import INT64_MAX, INT64_MIN
-from storage.keys import addressable
 
 # "Let DRF decide": the value is not accepted outright (it may still be valid).
 REFER: Any = object()
@@ -126,13 +125,7 @@ def value_check(spec: dict[str, Any], field: serializers.Field) -> Check:
 
 def _key_check(key_type: str, field: serializers.Field) -> Check:
     if key_type == "text":
-        text = _text({"max_length": field.max_length}, field, allow_blank=False)
-
-        def text_key(raw: Any) -> Any:  # a key without a URL of its own: DRF words it
-            value = text(raw)
-            return value if value is REFER or addressable(value) else REFER
-
-        return text_key
+        return _text({"max_length": field.max_length}, field, allow_blank=False)
     if key_type == "integer":
         return _integer({}, field)
     return _uuid({}, field)
