@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
+from django.conf import settings
+from django.core.exceptions import DisallowedHost, SuspiciousOperation, TooManyFieldsSent
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
+from django.utils.log import log_response
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -63,13 +68,37 @@ class LivenessView(APIView):
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    """Django's own 400s: a Host outside ALLOWED_HOSTS, other suspicious requests."""
-    return problem_response(
+    """Django's own 400s: a Host outside ALLOWED_HOSTS, too many parameters, other
+    suspicious requests (SuspiciousOperation, raised in a middleware or a view).
+
+    Django logs each at ERROR with its traceback (django.security.<class>) right after
+    this answer is made: any client, without a token, could flood the logs so. It is
+    logged here instead, on the same logger, as one WARNING line; log_response marks the
+    answer as logged, and Django then leaves it alone."""
+    response = problem_response(
         status=400,
         code="bad-request",
         title="Bad request",
-        detail="The request was refused (check the Host header and the request's form).",
+        detail=_bad_request_detail(exception),
     )
+    if isinstance(exception, SuspiciousOperation):
+        log_response(
+            str(exception),
+            request=request,
+            response=response,
+            level="warning",
+            logger=logging.getLogger(f"django.security.{type(exception).__name__}"),
+        )
+    return response
+
+
+def _bad_request_detail(exception: Exception | None) -> str:
+    if isinstance(exception, DisallowedHost):
+        return "The Host header names a host this service does not answer for."
+    if isinstance(exception, TooManyFieldsSent):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        return f"The request has more than {limit} parameters."
+    return "The request was refused (check the Host header and the request's form)."
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -32,7 +32,7 @@ from http import HTTPStatus
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import DisallowedHost
+from django.core.exceptions import DisallowedHost, SuspiciousOperation
 from django.core.signals import setting_changed
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, close_old_connections, connections
 from django.http import HttpRequest, HttpResponse, QueryDict
@@ -103,6 +103,10 @@ class RecordReads:
         except DatabaseError:
             # A held connection that died (see _release_connection_if_due), or an outage:
             # Django answers, on a checked connection, or 503 as usual.
+            answered = None
+        except SuspiciousOperation:
+            # The client's fault (more query parameters than Django parses): Django answers
+            # 400 and logs it (core.views.bad_request), so it is not logged twice.
             answered = None
         except Exception:  # a bug here must not cost the request: Django answers it
             error_logger.exception("front door failed; Django answers the request")
