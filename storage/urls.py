@@ -5,8 +5,8 @@ from storage.views import RecordDetailView, RecordListView
 
 
 class RecordKeyConverter:
-    """Any non-empty text: a text key may hold '/' or a newline and must stay addressable
-    (`str` stops at '/', `path` at a newline; either left `Location` unbuildable)."""
+    """Any non-empty text (`str` stops at '/', `path` at a newline). Create refuses keys
+    that are no single segment (storage.keys); those stored before stay reachable here."""
 
     regex = r"[\s\S]+"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from urllib.parse import urljoin
 
 import pytest
 from django.utils import timezone
@@ -289,18 +290,57 @@ def test_natural_key_of_the_wrong_shape_answers_400(api_client, keyed, key_type,
     assert _count("things") == 0
 
 
-@pytest.mark.parametrize("key", ["a b/é", "line\nbreak", "50%?#&", " "])
-def test_any_text_key_gets_a_location_that_reads_it_back(api_client, keyed, key):
+AWKWARD_KEYS = [
+    "a b", "line\nbreak", "50%?#&", " ", "what?", "#top", "100%", "%2F", "%2e%2e", "é日本",
+    ".hidden", "..", "...", ".x.", "a+b=c;d", "\\..\\x",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast-path", "drf"])
+@pytest.mark.parametrize("key", [k for k in AWKWARD_KEYS if k != ".."])
+def test_any_text_key_gets_a_location_that_reads_it_back(api_client, keyed, key, fast, settings):
+    settings.RECORDS_FAST_PATH = fast
     url = keyed("things", "code", "text")
 
     response = api_client.post(url, {"code": key, "label": "x"}, format="json")
 
     assert response.status_code == 201
     location = response["Location"]
-    assert location.startswith(f"http://testserver{url}")
+    # What a client makes of it (dot segments resolved) is still one segment under `url`.
+    assert urljoin(f"http://testserver{url}", location) == location
+    segment = location.removeprefix(f"http://testserver{url}").removesuffix("/")
+    assert "/" not in segment
+    assert segment not in (".", "..")
     read = api_client.get(location)
     assert read.status_code == 200
     assert read.json() == response.json()
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast-path", "drf"])
+@pytest.mark.parametrize("key", [".", "..", "../../auth/tokens", "a/b", "/", "x/"])
+def test_a_text_key_that_is_no_single_url_segment_answers_400(
+    api_client, keyed, key, fast, settings
+):
+    settings.RECORDS_FAST_PATH = fast
+    url = keyed("things", "code", "text")
+    message = f"{key!r} cannot be a key: '.', '..' and keys holding '/' have no URL of their own."
+
+    one = api_client.post(url, {"code": key, "label": "x"}, format="json")
+    bulk = api_client.post(url, [{"code": "fine"}, {"code": key}], format="json")
+
+    assert one.status_code == 400
+    assert one["Content-Type"] == PROBLEM
+    assert one.json() == {
+        "type": "validation-error",
+        "title": "Invalid input",
+        "status": 400,
+        "detail": "The request has invalid input; see errors.",
+        "errors": {"code": [message]},
+    }
+    assert "Location" not in one
+    assert bulk.status_code == 400
+    assert bulk.json()["errors"] == {"1.code": [message]}
+    assert _count("things") == 0
 
 
 def test_unique_index_violation_answers_409_naming_its_fields(api_client, add_dog, dog_count):
