@@ -19,7 +19,9 @@ import time
 from collections.abc import Callable, Iterator
 
 from django.db import InterfaceError, OperationalError, connection, connections
+from django_tasks_db.compat import TaskResultStatus
 from django_tasks_db.management.commands.db_worker import Worker
+from django_tasks_db.models import DBTaskResult
 
 from factory.services.workers import worker_heartbeat, worker_heartbeats_prune
 
@@ -31,6 +33,7 @@ BACKOFF_CAP = 10.0
 # What a lost or unreachable database raises. Anything else (a missing table, a bug) is
 # not waited out: the worker stops with its traceback.
 UNREACHABLE = (OperationalError, InterfaceError)
+POOL_LOGGER = "psycopg.pool"
 
 
 def backoff_delays(first: float = BACKOFF_FIRST, cap: float = BACKOFF_CAP) -> Iterator[float]:
@@ -73,6 +76,14 @@ class ResilientWorker(Worker):
             # One random start-up delay is enough; after an outage, serve at once.
             self.startup_delay = False
 
+    def run_task(self, db_task_result: DBTaskResult) -> None:
+        super().run_task(db_task_result)
+        # A migration records its own failures; a task that raised was cut off (by an
+        # outage over before its failure could be written) and left its version pending
+        # or migrating: run it again now rather than never.
+        if db_task_result.status == TaskResultStatus.FAILED:
+            self.resume()
+
     def wait_for_database(self, exc: BaseException) -> None:
         """Sleep with back-off until the database answers (a signal still stops the
         worker: the sleeps are outside any task)."""
@@ -84,15 +95,29 @@ class ResilientWorker(Worker):
             BACKOFF_CAP,
         )
         lost_at = time.monotonic()
-        for delay in backoff_delays():
-            time.sleep(delay)
-            if database_answers():
-                break
+        with _quiet(POOL_LOGGER):
+            for delay in backoff_delays():
+                time.sleep(delay)
+                if database_answers():
+                    break
         logger.info(
             "Database back after %.1f s; worker %s resumes interrupted migrations",
             time.monotonic() - lost_at,
             self.worker_id,
         )
+
+
+@contextlib.contextmanager
+def _quiet(name: str) -> Iterator[None]:
+    """Only errors from logger `name` meanwhile: psycopg's pool warns of every failed
+    connection attempt, several a second, which the one warning above already says."""
+    log = logging.getLogger(name)
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
 
 
 class Heartbeat(threading.Thread):

@@ -93,8 +93,10 @@ class PostgresControl:
         self.options = os.environ["DATASTORAGE_TEST_PG_OPTIONS"]
         self.log = os.environ.get("DATASTORAGE_TEST_PG_LOG", os.devnull)
 
-    def stop(self) -> None:
-        self._run("stop", "-m", "fast", "-w")
+    def stop(self, mode: str = "fast") -> None:
+        """`fast` ends sessions cleanly; `immediate` kills the server as a crash would (no
+        shutdown checkpoint: the next start recovers from the WAL)."""
+        self._run("stop", "-m", mode, "-w")
 
     def start(self) -> None:
         self._run("start", "-w", "-o", self.options, "-l", self.log)
