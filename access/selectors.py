@@ -39,7 +39,11 @@ class TokenRow:
     access: frozenset[str] | None  # on the named storage; None when no storage was named
     storage: StorageRow | None  # None when not named, or no storage has that name
     record: SimpleNamespace | None = None  # the record asked for, when it exists
-    record: SimpleNamespace | None = None  # the record asked for, when it exists
+
+    def access_to(self, storage_name: str) -> frozenset[str]:
+        """The grant on the storage this row was looked up for (as Principal answers;
+        access.permissions.may_access decides with it)."""
+        return self.access or frozenset()
 
 
 @dataclass(frozen=True)
@@ -127,19 +131,26 @@ _GRANT_COLUMNS = {"read": "g.read", "write": "g.write"}
 
 
 @lru_cache(maxsize=4)
-def _authorized(access: str) -> str:
+def _authorized(access: tuple[str, ...]) -> str:
     parts = _statements()
+    granted = " AND ".join(_GRANT_COLUMNS[kind] for kind in access)
     return (
         f"SELECT 1 FROM {parts.storage_from} WHERE {parts.where} "
-        f"AND s.id = %s AND s.serving_version = %s AND (t.admin OR {_GRANT_COLUMNS[access]})"
+        f"AND s.id = %s AND s.serving_version = %s AND (t.admin OR ({granted}))"
     )
 
 
 def token_guard(
-    *, secret_hash: str, storage_name: str, storage_id: int, version: int, access: str
+    *,
+    secret_hash: str,
+    storage_name: str,
+    storage_id: int,
+    version: int,
+    access: tuple[str, ...],
 ) -> Guard:
     """A guard (factory.schema.statements) that holds a row only while this token is
-    active and may `access` ("read", "write") this storage, and the storage, by this id,
-    serves this version: a write made under it is authorised in its own statement."""
+    active and may do each of `access` ("read", "write") on this storage, and the storage,
+    by this id, serves this version: a write made under it is authorised in its own
+    statement."""
     params = (storage_name, secret_hash, timezone.now(), storage_id, version)
     return Guard(name="authorized", sql=_authorized(access), params=params)

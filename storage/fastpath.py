@@ -33,6 +33,7 @@ from django.conf import settings
 from django.db import DatabaseError, DataError, IntegrityError
 from django.http import HttpRequest, HttpResponse
 
+from access.permissions import may_access
 from access.selectors import TokenRow, token_guard, token_lookup
 from access.services import hash_secret
 from core.conditional import etag
@@ -138,7 +139,8 @@ def _create(request: HttpRequest, name: str) -> Answer | None:
     data = _body(request)
     if data is None:
         return None
-    runtime = _runtime(request, name, "write")
+    # A token that may write but not read is answered without the record: by the DRF view.
+    runtime = _runtime(request, name, "write", "read")
     if runtime is None:
         return None
     try:
@@ -169,11 +171,11 @@ def _update(request: HttpRequest, name: str, raw_key: str) -> Answer | None:
                 storage_name=name,
                 storage_id=served.storage_id,
                 version=served.version,
-                access="write",
+                access=("write", "read"),  # a write-only token: the DRF view answers
             ),
         )
     else:
-        runtime, guard = _runtime(request, name, "write"), None
+        runtime, guard = _runtime(request, name, "write", "read"), None
     key = parse_key(runtime.definition["primary_key"], raw_key) if runtime else None
     if key is None:
         return None
@@ -226,18 +228,19 @@ def _serves(token: TokenRow, runtime: RecordRuntime, needed: str) -> bool:
     """The token may do `needed` here, and the storage serves the version of `runtime`."""
     storage = token.storage
     return (
-        (token.admin or needed in (token.access or ()))
+        may_access(token, runtime.name, needed)
         and storage is not None
         and storage.id == runtime.storage_id
         and storage.serving_version == runtime.version
     )
 
 
-def _runtime(request: HttpRequest, name: str, needed: str) -> RecordRuntime | None:
+def _runtime(request: HttpRequest, name: str, *needed: str) -> RecordRuntime | None:
+    """The runtime to serve, when the token may do each of `needed` here."""
     token = _token(request, name)
     if token is None or token.storage is None or token.storage.serving_version is None:
         return None
-    if not (token.admin or needed in (token.access or ())):
+    if not all(may_access(token, name, kind) for kind in needed):
         return None
     return runtime_for_row(name, token.storage)
 

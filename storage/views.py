@@ -13,7 +13,7 @@ from rest_framework.request import Empty, Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from access.permissions import RECORD_ACCESS, StorageAccess
+from access.permissions import RECORD_ACCESS, StorageAccess, may_access
 from core.collector import collector_paused
 from core.conditional import ANY, etag, parse_tags
 from core.errors import ValidationFailed
@@ -79,12 +79,12 @@ class RecordListView(APIView):
         with collector_paused(until_next_request=True):
             data = _body(request)
             if isinstance(data, list):
-                answer = _bulk_answer(runtime, data)
+                answer = _bulk_answer(runtime, data, _written(request, runtime))
                 del data
                 return _bulk_response(request, answer)
         row = services.record_create(runtime=runtime, data=data)
         return Response(
-            represent(row, runtime.converters),
+            represent(row, _written(request, runtime)),
             status=status.HTTP_201_CREATED,
             headers={"Location": record_url(request, runtime, row.pk), "ETag": etag(row._version)},
         )
@@ -131,12 +131,25 @@ class RecordDetailView(APIView):
             if_match=request.headers.get("If-Match"),
             partial=partial,
         )
-        return Response(represent(row, runtime.converters), headers={"ETag": etag(row._version)})
+        return Response(
+            represent(row, _written(request, runtime)), headers={"ETag": etag(row._version)}
+        )
 
 
-def _bulk_answer(runtime: RecordRuntime, items: list[Any]) -> list[dict[str, Any]]:
+def _written(request: Request, runtime: RecordRuntime) -> list[tuple[str, Any]]:
+    """What a write answers of its records: all of them, or to a token that may write but
+    not read here, the key and `_version` alone (a write must not be a way to read)."""
+    if may_access(request.user, runtime.name, "read"):
+        return runtime.converters
+    kept = (runtime.key_name, "_version")
+    return [(name, convert) for name, convert in runtime.converters if name in kept]
+
+
+def _bulk_answer(
+    runtime: RecordRuntime, items: list[Any], pairs: list[tuple[str, Any]]
+) -> list[dict[str, Any]]:
     rows = services.record_bulk_create(runtime=runtime, items=items)
-    return represent_all((vars(row) for row in rows), runtime.converters)
+    return represent_all((vars(row) for row in rows), pairs)
 
 
 def _bulk_response(request: Request, answer: list[dict[str, Any]]) -> Response:
