@@ -140,3 +140,21 @@ def test_an_unknown_filter_is_logged_without_error(notes, caplog):
     )
     assert_no_error_and_no_traceback(records)
     assert request_lines(records) == [("INFO", 400)]
+
+
+def test_too_many_form_fields_read_by_a_middleware_is_one_warning_line(notes, caplog):
+    """Raised in CsrfViewMiddleware (the admin's login form with a CSRF cookie), not a view:
+    Django answers it, through the same 400 handler."""
+    form = "&".join(f"p{i}=1" for i in range(1001))
+    request = RequestFactory().post(
+        "/admin/login/",
+        form,
+        content_type="application/x-www-form-urlencoded",
+        HTTP_COOKIE="csrftoken=" + "a" * 32,
+    )
+
+    reply, records = logged(caplog, request)
+
+    assert (reply.status, reply.body) == (400, TOO_MANY_FIELDS)
+    assert_no_error_and_no_traceback(records)
+    assert [name for name, _ in warnings_of(records)] == ["django.security.TooManyFieldsSent"]
