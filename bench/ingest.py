@@ -14,6 +14,10 @@ it should, and writes every figure to bench/results/<UTC timestamp>-ingest.json.
 
     BENCH_EVENTS (20000)  BENCH_FIELDS (1000)  BENCH_REQUEST_EVENTS (2000)
     BENCH_PARALLEL (2)  BENCH_SEED (8)  WEB_CONCURRENCY (the server's default, 2)
+    BENCH_EVENT_BYTES (0): when set, each event also carries `animal.notes`, text that
+    brings its line to about this size, and both storages keep it in a `notes` field: the
+    matched data is then as big as the body (issue 15's 120 MiB of 1 MiB events:
+    BENCH_EVENTS=120 BENCH_REQUEST_EVENTS=120 BENCH_FIELDS=20 BENCH_EVENT_BYTES=1000000).
 """
 
 from __future__ import annotations
@@ -45,9 +49,10 @@ DELETED_SHARE = 0.05
 SEND_BLOCK = 1 << 20
 
 
-def storage(species: str) -> dict[str, Any]:
-    """The issue's example: a narrow storage fed by the events of one species."""
-    return {
+def storage(species: str, notes: bool = False) -> dict[str, Any]:
+    """The issue's example: a narrow storage fed by the events of one species (with
+    `notes`: a wide one, that keeps each event's big text)."""
+    definition = {
         "name": f"{species}s",
         "description": f"{species.capitalize()}s out of the animal registry feed",
         "fields": [
@@ -72,9 +77,12 @@ def storage(species: str) -> dict[str, Any]:
             },
         },
     }
+    if notes:
+        definition["fields"].append({"name": "notes", "type": "text"})
+        definition["source"]["map"]["notes"] = "/animal/notes"
+    return definition
 
 
-STORAGES = (storage("dog"), storage("cat"))
 DECLARED = {"id", "name", "age", "breed", "registered_at", "_version", "_created_at", "_updated_at"}
 
 
@@ -86,6 +94,7 @@ class Config:
     parallel: int
     seed: int
     workers: int
+    event_bytes: int
 
     @classmethod
     def from_env(cls) -> Config:
@@ -96,6 +105,7 @@ class Config:
             parallel=harness.env_int("BENCH_PARALLEL", 2),
             seed=harness.env_int("BENCH_SEED", 8),
             workers=harness.web_concurrency(),
+            event_bytes=harness.env_int("BENCH_EVENT_BYTES", 0),
         )
         if min(config.events, config.fields, config.per_request, config.parallel) < 1:
             sys.exit("BENCH_EVENTS, BENCH_FIELDS, BENCH_REQUEST_EVENTS and BENCH_PARALLEL: >= 1")
@@ -114,7 +124,9 @@ class Generated:
     species: dict[str, int] = field(default_factory=dict)
 
 
-def animal_event(rng: random.Random, number: int, filler: list[str]) -> dict[str, Any]:
+def animal_event(
+    rng: random.Random, number: int, filler: list[str], size: int = 0
+) -> dict[str, Any]:
     """One producer event: a nested `animal`, a `meta` block and a lot of unrelated fields."""
     species = rng.choices(SPECIES, WEIGHTS)[0]
     animal: dict[str, Any] = {
@@ -147,6 +159,10 @@ def animal_event(rng: random.Random, number: int, filler: list[str]) -> dict[str
             event[key] = (number + position) % 2 == 0
         else:
             event[key] = None
+    if size:
+        # Text up to `size` bytes of JSON line in all (ASCII: a character is a byte).
+        padding = size - len(orjson.dumps(event)) - len(', "notes": ""')
+        animal["notes"] = f"{number:08d}" * (max(padding, 8) // 8)
     return event
 
 
@@ -159,7 +175,7 @@ def generate(config: Config, directory: Path) -> Generated:
         path = directory / f"events-{start:07d}.ndjson"
         with path.open("wb") as handle:
             for number in range(start, min(start + config.per_request, config.events)):
-                event = animal_event(rng, number, filler)
+                event = animal_event(rng, number, filler, config.event_bytes)
                 _count(out, event["animal"])
                 handle.write(orjson.dumps(event) + b"\n")
         out.files.append(path)
@@ -277,7 +293,10 @@ _STATUS_KEYS = {"VmHWM": "vm_hwm_mib", "VmRSS": "vm_rss_mib"}
 # --- checks -----------------------------------------------------------------------------------
 
 
-def verify(client: Client, generated: Generated, sent: dict[str, Any]) -> dict[str, bool]:
+def verify(
+    client: Client, generated: Generated, sent: dict[str, Any], notes: bool
+) -> dict[str, bool]:
+    declared = DECLARED | {"notes"} if notes else DECLARED
     checks = {
         "every event counted": sent["events"] == sum(generated.species.values()),
         "unmatched as generated": sent["unmatched"] == generated.unmatched,
@@ -290,7 +309,7 @@ def verify(client: Client, generated: Generated, sent: dict[str, Any]) -> dict[s
         checks[f"{name}: written as generated"] = sent["written"].get(name) == expected
         checks[f"{name}: the table holds them"] = page["count"] == expected
         checks[f"{name}: only declared attributes"] = all(
-            set(record) == DECLARED and record["name"].startswith(name[:-1] + "-")
+            set(record) == declared and record["name"].startswith(name[:-1] + "-")
             for record in page["results"]
         )
     return checks
@@ -338,7 +357,8 @@ def _measure(processes: Processes, env: dict, config: Config, scratch: Path) -> 
     port = processes.server("api", env)
     master = next(proc.pid for name, proc in processes.running if name == "api")
     client = Client(port, token)
-    for definition in STORAGES:
+    for species in ("dog", "cat"):
+        definition = storage(species, notes=config.event_bytes > 0)
         harness.expect(
             client.request("POST", "/api/v1/factory/storage/", definition), 201, "create storage"
         )
@@ -372,7 +392,7 @@ def _measure(processes: Processes, env: dict, config: Config, scratch: Path) -> 
         "memory_before": before,
         "memory": after,
         "server": log.read(),
-        "checks": verify(client, generated, sent),
+        "checks": verify(client, generated, sent, notes=config.event_bytes > 0),
     }
 
 
