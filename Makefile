@@ -32,8 +32,15 @@ run: install
 ## in the foreground (reads HOST, PORT, WEB_CONCURRENCY, GRANIAN_*); Ctrl-C stops both.
 ## granian runs in a session of its own and gets SIGTERM, never the terminal's SIGINT:
 ## granian's workers, signalled with SIGINT beside their main process, do not stop.
+## The worker outlives database outages by itself; should it exit anyway, a loop starts
+## it again (its SIGTERM handler stops the worker it runs, then the loop).
 serve:
-	@$(BIN)/python manage.py run_worker & worker=$$!; \
+	@( trap 'kill $$pid 2>/dev/null; wait $$pid 2>/dev/null; exit 0' TERM HUP; \
+	  while :; do \
+	    $(BIN)/python manage.py run_worker & pid=$$!; wait $$pid; code=$$?; \
+	    echo "make serve: the worker exited ($$code); starting it again in 2 s" >&2; \
+	    sleep 2 & pid=$$!; wait $$pid; \
+	  done ) & worker=$$!; \
 	setsid $(BIN)/python -m datastorage.serve & server=$$!; \
 	trap 'kill $$server $$worker 2>/dev/null; wait $$server $$worker 2>/dev/null' EXIT INT TERM HUP; \
 	wait $$server

@@ -1,0 +1,75 @@
+"""`make serve` keeps the migration worker running: killed, it is started again; stopped,
+make takes the server and the worker down with it.
+
+The worker outliving database outages is the main fix (test_worker_outage.py); this is
+the supervisor behind it, for a worker killed by anything else (out of memory, a bug).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from factory.selectors import worker_status
+from tests.reliability.support import call, free_port, wait_for
+
+pytestmark = [pytest.mark.postgresql, pytest.mark.reliability]
+
+
+def worker_pids(session: int) -> set[int]:
+    """The `manage.py run_worker` processes of session `session` (from /proc)."""
+    pids = set()
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            command = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if int(fields[3]) == session and b"run_worker" in command:
+            pids.add(int(proc.name))
+    return pids
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def serving(port: int) -> bool:
+    try:
+        return call(port, "GET", "/api/v1/health/").status == 200
+    except OSError:
+        return False
+
+
+def test_make_serve_starts_a_killed_worker_again(processes):
+    port = free_port()
+    make = processes.spawn(
+        "make",
+        ["make", "--no-print-directory", "serve"],
+        HOST="127.0.0.1",
+        PORT=str(port),
+        WEB_CONCURRENCY="1",
+        LOG_LEVEL="WARNING",
+    )
+    wait_for(lambda: serving(port), "the server to answer")
+    (first,) = wait_for(lambda: worker_pids(make.pid), "the worker to start")
+    wait_for(lambda: worker_status().state == "ok", "the worker's heartbeat")
+
+    os.kill(first, signal.SIGKILL)
+
+    second = wait_for(lambda: worker_pids(make.pid) - {first}, "a new worker")
+    assert len(second) == 1
+    assert "the worker exited (137); starting it again" in processes.log("make")
+    assert make.poll() is None
+
+    os.killpg(make.pid, signal.SIGTERM)
+    make.wait(timeout=60)
+    wait_for(lambda: not any(alive(pid) for pid in second), "the worker to stop")
+    wait_for(lambda: not serving(port), "the server to stop")
