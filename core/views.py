@@ -8,7 +8,6 @@ from django.conf import settings
 from django.core.exceptions import DisallowedHost, SuspiciousOperation, TooManyFieldsSent
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
-from django.utils.log import log_response
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -73,8 +72,9 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
 
     Django logs each at ERROR with its traceback (django.security.<class>) right after
     this answer is made: any client, without a token, could flood the logs so. It is
-    logged here instead, on the same logger, as one WARNING line; log_response marks the
-    answer as logged, and Django then leaves it alone."""
+    logged here instead, on the same logger, as one WARNING line with the request id
+    (and the path, not the whole query Django's line carries); an answer marked as
+    logged is one django.utils.log.log_response then leaves alone."""
     response = problem_response(
         status=400,
         code="bad-request",
@@ -82,13 +82,16 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
         detail=_bad_request_detail(exception),
     )
     if isinstance(exception, SuspiciousOperation):
-        log_response(
-            str(exception),
-            request=request,
-            response=response,
-            level="warning",
-            logger=logging.getLogger(f"django.security.{type(exception).__name__}"),
+        logging.getLogger(f"django.security.{type(exception).__name__}").warning(
+            "%s",
+            exception,
+            extra={
+                "status_code": 400,
+                "path": request.path,
+                "request_id": getattr(request, "request_id", ""),
+            },
         )
+        response._has_been_logged = True  # type: ignore[attr-defined]
     return response
 
 

@@ -32,6 +32,7 @@ from typing import Any
 from django.conf import settings
 from django.db import DatabaseError, DataError, IntegrityError
 from django.http import HttpRequest, HttpResponse
+from rest_framework.exceptions import UnsupportedMediaType
 
 from access.permissions import may_access
 from access.selectors import TokenRow, token_guard, token_lookup
@@ -39,6 +40,7 @@ from access.services import hash_secret
 from core.conditional import etag
 from core.errors import DomainError
 from core.json import dumps, loads
+from core.parsers import check_charset
 from storage import selectors, services
 from storage.runtime import RecordRuntime, last_served, runtime_for_row
 from storage.serializers import parse_key, represent
@@ -251,6 +253,8 @@ def _body(request: HttpRequest) -> dict[str, Any] | None:
     content_type = meta.get("CONTENT_TYPE", "")
     if content_type != "application/json" and not content_type.startswith("application/json;"):
         return None
+    if content_type != "application/json" and not _utf8(content_type):
+        return None
     try:
         length = int(meta.get("CONTENT_LENGTH") or 0)
     except ValueError:
@@ -262,6 +266,14 @@ def _body(request: HttpRequest) -> dict[str, Any] | None:
     except ValueError:
         return None
     return data if isinstance(data, dict) else None
+
+
+def _utf8(content_type: str) -> bool:
+    try:
+        check_charset(content_type)
+    except UnsupportedMediaType:
+        return False
+    return True
 
 
 def drf_headers(view: View) -> dict[str, str]:

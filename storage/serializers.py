@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime
 import functools
-import re
 import uuid
 from collections.abc import Callable, Iterable
 from decimal import Decimal
@@ -21,11 +20,11 @@ from rest_framework import serializers
 from core.errors import ValidationFailed
 from core.problems import flatten_errors
 from factory.schema.definition import SYSTEM_FIELDS
+from factory.schema.fields import parse_integer
 from factory.schema.types import KEY_VALUE_TYPES, value_field
 from storage.accept import RecordAcceptor
 
 MAX_TEXT_KEY = 255
-_INTEGER_KEY = re.compile(r"-?[0-9]{1,19}")
 
 
 # orjson spells datetimes and UUIDs exactly as isoformat() (with Z for UTC) and str() do
@@ -134,9 +133,9 @@ def parse_key(primary_key: dict[str, str], raw: str) -> Any:
     kind = primary_key["type"]
     try:
         if kind in ("serial", "integer"):
-            # Plain ASCII digits: int() would also read " 7", "7_0" and other scripts' digits,
-            # giving one record many URLs.
-            value = int(raw) if _INTEGER_KEY.fullmatch(raw) else None
+            # One spelling per key: int() would also read " 7", "07", "-0", "7_0" and other
+            # scripts' digits, giving one record many URLs.
+            value = parse_integer(raw) if len(raw) <= 20 else None
             return value if value is not None and -(2**63) <= value < 2**63 else None
         if kind == "uuid":
             return uuid.UUID(raw)

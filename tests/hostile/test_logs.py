@@ -63,6 +63,14 @@ def warnings_of(records: list[logging.LogRecord]) -> list[tuple[str, str]]:
     return [(r.name, r.getMessage()) for r in records if r.levelno == logging.WARNING]
 
 
+def assert_names_the_request(records: list[logging.LogRecord], reply: Reply, path: str) -> None:
+    """The WARNING line carries the request's id and path, not the request itself (whose
+    repr holds the whole query: a thousand parameters)."""
+    (warning,) = [r for r in records if r.levelno == logging.WARNING]
+    assert (warning.path, warning.request_id) == (path, reply.headers["X-Request-ID"])
+    assert (warning.status_code, hasattr(warning, "request")) == (400, False)
+
+
 def request_lines(records: list[logging.LogRecord]) -> list[tuple[str, int]]:
     return [(r.levelname, r.status) for r in records if r.name == "datastorage.request"]
 
@@ -81,6 +89,7 @@ def test_a_bad_host_is_one_warning_line(notes, caplog, path):
         )
     ]
     assert request_lines(records) == [("INFO", 400)]
+    assert_names_the_request(records, reply, path)
 
 
 @pytest.mark.parametrize("token", [True, False])
@@ -100,6 +109,7 @@ def test_more_than_a_thousand_query_parameters_is_one_warning_line(notes, caplog
         )
     ]
     assert request_lines(records) == [("INFO", 400)]
+    assert_names_the_request(records, reply, path)
 
 
 def test_a_thousand_query_parameters_are_still_read(notes, caplog):

@@ -58,6 +58,8 @@ def test_client_errors_leave_no_error_and_no_traceback_in_the_server_log(
         ("WARNING", "django.security.TooManyFieldsSent"),
     ]
     assert [line for line in lines if "exc_info" in line] == []
+    warnings = [line for line in lines if line["level"] == "WARNING"]
+    assert all(len(line["request_id"]) == 32 and "request" not in line for line in warnings)
     assert "Traceback" not in server.log()
     assert sum(line.get("status") == 400 for line in lines) == 6  # one request line each
 
