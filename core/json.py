@@ -1,12 +1,22 @@
-"""Fast, strict JSON encoding and decoding (orjson) used by the renderer and parsers."""
+"""Fast, strict JSON encoding (orjson) and exact decoding (msgspec) for the API.
+
+Decoding keeps every number exactly: orjson turns integers beyond 64 bits and every
+number with a fraction or exponent into a float, so `123456789012345678.12` reached a
+decimal field as 123456789012345680. msgspec parses as fast (bench/json_numbers.py) and
+hands each non-integer literal to a hook, which keeps a float when the float is that
+number (its shortest form reads back the same: 0.1, 1.5e300) and a Decimal otherwise.
+"""
 
 from __future__ import annotations
 
 import datetime
 import decimal
+import json
+import math
 import uuid
 from typing import Any
 
+import msgspec
 import orjson
 
 _OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS
@@ -25,9 +35,35 @@ def _default(value: Any) -> Any:
 
 
 def dumps(value: Any) -> bytes:
-    return orjson.dumps(value, default=_default, option=_OPTIONS)
+    try:
+        return orjson.dumps(value, default=_default, option=_OPTIONS)
+    except TypeError:
+        # orjson refuses integers beyond 64 bits, which parsing keeps (a value not yet
+        # validated, e.g. an event being sized); no stored value holds one.
+        return json.dumps(value, default=_default, separators=(",", ":")).encode()
+
+
+def exact_number(literal: str) -> float | decimal.Decimal:
+    """A non-integer JSON number: a float when the float is exactly this number in
+    decimal, as its shortest form reads, else the exact Decimal (too many digits for a
+    double, or beyond its range: 123456789012345678.12, 1e400, 1e-400)."""
+    if len(literal) < 16 and "e" not in literal and "E" not in literal:
+        return float(literal)  # at most 14 digits: every double of them reads back the same
+    value = float(literal)
+    exact = decimal.Decimal(literal)
+    if math.isfinite(value) and decimal.Decimal(repr(value)) == exact:
+        return value
+    return exact
+
+
+_decoder = msgspec.json.Decoder(float_hook=exact_number)
 
 
 def loads(data: bytes | str) -> Any:
-    """Parse JSON; raises ValueError on malformed input, NaN or Infinity included."""
-    return orjson.loads(data)
+    """Parse JSON strictly, numbers exactly: integers as int of any size, other numbers as
+    exact_number makes them. Raises ValueError on malformed input (NaN and Infinity, lone
+    surrogates, invalid UTF-8 included) and on nesting deeper than the interpreter allows."""
+    try:
+        return _decoder.decode(data)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None

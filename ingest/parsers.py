@@ -11,6 +11,7 @@ from rest_framework.exceptions import ParseError
 
 from core.errors import PayloadTooLarge
 from core.json import loads
+from core.parsers import check_charset
 
 # Read in blocks and split lines here: a server's wsgi.input.readline() may be slow
 # (gunicorn's read 1 KiB at a time: ~1 ms per 20 KB line, twenty times its read()).
@@ -21,6 +22,7 @@ class NDJSONParser(parsers.BaseParser):
     media_type = "application/x-ndjson"
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None):
+        check_charset(media_type)
         return iter_ndjson(stream)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from factory.schema.source import parse_pointer
@@ -42,7 +43,8 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    # A Decimal is a number no double holds (core.json.loads); it compares exactly.
+    return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
 
 
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {

@@ -24,7 +24,17 @@ from django.conf import settings
 from rest_framework import serializers
 from rest_framework.settings import ISO_8601, api_settings
 
-from factory.schema.fields import INT64_MAX, INT64_MIN
+from factory.schema.fields import (
+    INT64_MAX,
+    INT64_MIN,
+    JSON_INT_MAX,
+    JSON_INT_MIN,
+    PLAIN_DECIMAL,
+    decimal_digits_kept,
+    parse_date,
+    parse_datetime,
+    significant_digits,
+)
 
 # "Let DRF decide": the value is not accepted outright (it may still be valid).
 REFER: Any = object()
@@ -33,8 +43,6 @@ Check = Callable[[Any], Any]
 
 # DRF's CharField refuses NUL (ProhibitNullCharactersValidator) and lone surrogates.
 _UNSAFE_TEXT = re.compile("[\x00\ud800-\udfff]")
-# What DecimalField reads the same as Decimal() does, without whitespace or exponents.
-_PLAIN_DECIMAL = re.compile(r"-?([0-9]+)(?:\.([0-9]+))?")
 # Integers a decimal check reads through str(); larger ones go to DRF.
 _PLAIN_INT = 10**18
 
@@ -175,6 +183,7 @@ def _float(spec: dict[str, Any], field: serializers.Field) -> Check:
 
 def _decimal(spec: dict[str, Any], field: serializers.Field) -> Check:
     max_digits, places = field.max_digits, field.decimal_places
+    kept = decimal_digits_kept()
     low, high = field.min_value, field.max_value
 
     def decimal(raw: Any) -> Any:
@@ -182,7 +191,7 @@ def _decimal(spec: dict[str, Any], field: serializers.Field) -> Check:
             raw = str(raw)  # DRF reads a number through its str() too
         if type(raw) is not str or len(raw) > field.MAX_STRING_LENGTH:
             return REFER
-        match = _PLAIN_DECIMAL.fullmatch(raw)
+        match = PLAIN_DECIMAL.fullmatch(raw)
         if match is None:
             return REFER
         whole, fraction = match.groups(default="")
@@ -190,6 +199,8 @@ def _decimal(spec: dict[str, Any], field: serializers.Field) -> Check:
         decimals = len(fraction)
         total = max(len((whole + fraction).lstrip("0")) or 1, decimals)
         if total > max_digits or decimals > places or total - decimals > max_digits - places:
+            return REFER
+        if kept is not None and significant_digits(raw) > kept:
             return REFER
         # What DecimalField.quantize makes of it: the same digits, zeros appended.
         padding = places - decimals
@@ -230,8 +241,8 @@ def _date(spec: dict[str, Any], field: serializers.Field) -> Check:
     def date(raw: Any) -> Any:
         if type(raw) is not str:
             return REFER
-        try:  # what django.utils.dateparse.parse_date tries first
-            return datetime.date.fromisoformat(raw)
+        try:  # the field's own parsing
+            return parse_date(raw)
         except ValueError:
             return REFER
 
@@ -245,8 +256,8 @@ def _datetime(spec: dict[str, Any], field: serializers.Field) -> Check:
     def datetime_(raw: Any) -> Any:
         if type(raw) is not str:
             return REFER
-        try:  # what django.utils.dateparse.parse_datetime tries first
-            parsed = datetime.datetime.fromisoformat(raw)
+        try:  # the field's own parsing
+            parsed = parse_datetime(raw)
         except ValueError:
             return REFER
         if parsed.utcoffset() is None:
@@ -280,7 +291,8 @@ def _json(spec: dict[str, Any], field: serializers.Field) -> Check:
 
 def _plain_json(value: Any, levels: int) -> bool:
     """Whether BoundedJSONField takes `value` as it is: at most `levels` deep, no NUL in
-    strings or keys, finite numbers (and, stricter, only the types JSON parsing yields)."""
+    strings or keys, numbers it keeps exactly (and, stricter, only the types JSON parsing
+    yields: a Decimal, a number no double holds, goes to the field)."""
     if levels < 1:
         return False
     kind = type(value)
@@ -295,7 +307,9 @@ def _plain_json(value: Any, levels: int) -> bool:
         return all(_plain_json(item, levels - 1) for item in value)
     if kind is float:
         return math.isfinite(value)
-    return kind is int or kind is bool or value is None
+    if kind is int:
+        return JSON_INT_MIN <= value <= JSON_INT_MAX
+    return kind is bool or value is None
 
 
 def _refer(raw: Any) -> Any:

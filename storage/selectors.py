@@ -12,6 +12,7 @@ from django.db import connection
 from django.db.models import QuerySet
 
 from core.errors import ValidationFailed
+from factory.schema.fields import parse_integer
 from storage import page_statements
 from storage.pagination import (
     Page,
@@ -114,8 +115,8 @@ def _json_value(convert: Any, value: Any) -> Any:
 def _limit(raw: str | None) -> int:
     if raw is None:
         return settings.PAGE_SIZE_DEFAULT
-    try:
-        limit = int(raw)
+    try:  # ASCII digits, one spelling: int() would take " 2", "0_2" or other scripts' digits
+        limit = parse_integer(raw)
     except ValueError:
         raise ValidationFailed({"limit": ["Must be a whole number."]}) from None
     if limit < 1:

@@ -1,25 +1,90 @@
 """Strict serializer fields for record values.
 
 DRF's stock fields are lenient by design ("3" is an integer, "true" a boolean); a typed
-storage must not be: a value of the wrong JSON type is refused, never coerced.
+storage must not be: a value of the wrong JSON type is refused, never coerced. The
+spellings a string may take are defined once, by the parse_* functions below, which the
+fast accept check (storage/accept.py) calls too.
 """
 
 from __future__ import annotations
 
 import datetime
+import decimal
 import math
+import re
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 from rest_framework import serializers
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
+# The integers a json value keeps: what orjson renders (64 bits, signed or unsigned).
+JSON_INT_MIN, JSON_INT_MAX = INT64_MIN, 2**64 - 1
+
+# ASCII digits only ([0-9], not \d: other scripts' digits are digits to int() and re).
+# An integer in a URL or a query: one spelling per number (no "01", "-0", "+1", " 1").
+_INTEGER_STRING = re.compile(r"0|-?[1-9][0-9]*")
+# A decimal as a string: plain notation (no exponent, "_", spaces, "+", ".5" or "5.").
+PLAIN_DECIMAL = re.compile(r"-?([0-9]+)(?:\.([0-9]+))?")
+# RFC 3339's date and date-time (a space may stand for "T"; at most microseconds; an
+# offset in hours and minutes). A date-time without an offset parses, to be refused as naive.
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_ISO_DATETIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?"
+    r"(?:Z|[+-][0-9]{2}:[0-9]{2})?"
+)
+
+
+# SQLite has no exact numeric type: Django stores a decimal there as a double and reads it
+# back to 15 significant digits, so more would be rounded (or fail to read back).
+SQLITE_DECIMAL_DIGITS = 15
+
+
+def decimal_digits_kept() -> int | None:
+    """How many significant digits the database keeps of a decimal (None: all declared)."""
+    return SQLITE_DECIMAL_DIGITS if connection.vendor == "sqlite" else None
+
+
+def significant_digits(plain: str) -> int:
+    """Significant digits of a decimal in plain notation ("-0012.50": 3)."""
+    return len(plain.replace("-", "").replace(".", "").strip("0"))
+
+
+def parse_integer(raw: str) -> int:
+    """An integer in its one decimal spelling; ValueError otherwise (int() raises it too
+    beyond 4,300 digits)."""
+    if not _INTEGER_STRING.fullmatch(raw):
+        raise ValueError(f"not an integer: {raw[:50]!r}")
+    return int(raw)
+
+
+def parse_date(raw: str) -> datetime.date:
+    """YYYY-MM-DD, a real date; ValueError otherwise."""
+    if not _ISO_DATE.fullmatch(raw):
+        raise ValueError(f"not YYYY-MM-DD: {raw!r}")
+    return datetime.date.fromisoformat(raw)
+
+
+def parse_datetime(raw: str) -> datetime.datetime:
+    """An RFC 3339 date-time (naive when it has no offset); ValueError otherwise."""
+    if not _ISO_DATETIME.fullmatch(raw):
+        raise ValueError(f"not an RFC 3339 date-time: {raw!r}")
+    return datetime.datetime.fromisoformat(raw)
+
+
+def json_number_kept(value: int | float | decimal.Decimal) -> bool:
+    """Whether a parsed JSON number is kept exactly in a json value (core.json.loads makes
+    a Decimal only of a number no double holds; orjson renders integers of 64 bits)."""
+    if type(value) is int:
+        return JSON_INT_MIN <= value <= JSON_INT_MAX
+    return type(value) is float and math.isfinite(value)
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, int | float | decimal.Decimal) and not isinstance(value, bool)
 
 
 class StrictIntegerField(serializers.IntegerField):
@@ -42,7 +107,7 @@ class StrictFloatField(serializers.FloatField):
     def to_internal_value(self, data: Any) -> float:
         if not _is_number(data):
             self.fail("invalid")
-        try:
+        try:  # the nearest double, also of an exact Decimal or a large integer
             value = float(data)
         except OverflowError:
             self.fail("invalid")
@@ -52,18 +117,27 @@ class StrictFloatField(serializers.FloatField):
 
 
 class StrictDecimalField(serializers.DecimalField):
-    default_error_messages = {"invalid": "Must be a decimal number, as a string or a number."}
+    default_error_messages = {
+        "invalid": "Must be a decimal number, as a string or a number.",
+        "kept": "Has more than the {kept} significant digits {vendor} keeps of a decimal.",
+    }
 
     def validate_empty_values(self, data: Any) -> tuple[bool, Any]:
         # DRF's DecimalField turns "" into null; a typed storage refuses it instead.
         return serializers.Field.validate_empty_values(self, data)
 
     def to_internal_value(self, data: Any) -> Any:
-        if not (isinstance(data, str) or _is_number(data)):
+        if isinstance(data, str):
+            if len(data) <= self.MAX_STRING_LENGTH and not PLAIN_DECIMAL.fullmatch(data):
+                self.fail("invalid")
+        elif not _is_number(data) or (isinstance(data, float) and not math.isfinite(data)):
             self.fail("invalid")
-        if isinstance(data, float) and not math.isfinite(data):
-            self.fail("invalid")
-        return super().to_internal_value(data)
+        # DRF's checks refuse more digits or places than declared; none rounds.
+        value = super().to_internal_value(data)
+        kept = decimal_digits_kept()
+        if kept is not None and significant_digits(str(value)) > kept:
+            self.fail("kept", kept=kept, vendor=connection.vendor)
+        return value
 
 
 class StrictBooleanField(serializers.BooleanField):
@@ -100,7 +174,10 @@ class StrictDateField(serializers.DateField):
     def to_internal_value(self, data: Any) -> datetime.date:
         if not isinstance(data, str):
             self.fail("invalid")
-        return super().to_internal_value(data)
+        try:
+            return parse_date(data)
+        except ValueError:
+            self.fail("invalid")
 
 
 class StrictDateTimeField(serializers.DateTimeField):
@@ -113,7 +190,10 @@ class StrictDateTimeField(serializers.DateTimeField):
     def to_internal_value(self, data: Any) -> datetime.datetime:
         if not isinstance(data, str):
             self.fail("invalid")
-        value = super().to_internal_value(data)
+        try:
+            value = self.enforce_timezone(parse_datetime(data))
+        except ValueError:
+            self.fail("invalid")
         try:
             return value.astimezone(datetime.UTC)
         except OverflowError:
@@ -138,6 +218,10 @@ class BoundedJSONField(serializers.JSONField):
     default_error_messages = {
         "depth": "Nested deeper than {max_depth} levels.",
         "nul": "Strings must not contain the NUL character.",
+        "number": (
+            "Holds a number a json value would not keep exactly (an integer beyond 64 bits,"
+            " or more digits or range than a double has); send it as a string."
+        ),
     }
 
     def to_internal_value(self, data: Any) -> Any:
@@ -157,8 +241,8 @@ class BoundedJSONField(serializers.JSONField):
                 self._check(item, depth + 1)
         elif isinstance(value, str) and "\x00" in value:
             self.fail("nul")
-        elif isinstance(value, float) and not math.isfinite(value):
-            self.fail("invalid")
+        elif _is_number(value) and not json_number_kept(value):
+            self.fail("number")
 
     def to_representation(self, value: Any) -> Any:
         return value

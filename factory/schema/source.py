@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import math
 import re
+from decimal import Decimal
 from typing import Any
+
+from factory.schema.fields import json_number_kept
 
 SOURCE_KEYS = frozenset({"match", "map"})
 COMBINATORS = ("all", "any", "not")
@@ -122,12 +125,30 @@ def _check_condition(node: dict, path: str, add_error: Any) -> None:
         add_error(path, f"needs exactly one of: {', '.join(COMPARISONS)}")
         return
     operator, operand = operators[0], node[operators[0]]
-    if operator == "exists" and not isinstance(operand, bool):
+    if not _kept_exactly(operand):
+        add_error(
+            f"{path}.{operator}",
+            "holds a number a definition would not keep exactly (an integer beyond 64 bits,"
+            " or more digits or range than a double has)",
+        )
+    elif operator == "exists" and not isinstance(operand, bool):
         add_error(f"{path}.exists", "must be true or false")
     elif operator == "in" and (not isinstance(operand, list) or not operand):
         add_error(f"{path}.in", "must be a non-empty list of values")
     elif operator in ("gt", "gte", "lt", "lte") and not _is_finite_number(operand):
         add_error(f"{path}.{operator}", "must be a number")
+
+
+def _kept_exactly(value: Any) -> bool:
+    """No number in `value` that storing the definition as JSON would change (the parser
+    makes a Decimal of those, core.json.loads)."""
+    if isinstance(value, list):
+        return all(_kept_exactly(item) for item in value)
+    if isinstance(value, dict):
+        return all(_kept_exactly(item) for item in value.values())
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        return json_number_kept(value)
+    return True
 
 
 def _is_finite_number(value: Any) -> bool:
