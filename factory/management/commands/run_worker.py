@@ -45,3 +45,4 @@ class Command(BaseCommand):
             worker.run()
         finally:
             heartbeat.stopping.set()
+            heartbeat.join(timeout=5)  # a beat in progress ends before the command does
