@@ -95,29 +95,21 @@ class ResilientWorker(Worker):
             BACKOFF_CAP,
         )
         lost_at = time.monotonic()
-        with _quiet(POOL_LOGGER):
-            for delay in backoff_delays():
-                time.sleep(delay)
-                if database_answers():
-                    break
+        for delay in backoff_delays():
+            time.sleep(delay)
+            if database_answers():
+                break
         logger.info(
-            "Database back after %.1f s; worker %s resumes interrupted migrations",
+            "Database back after %.1f s of retries; worker %s resumes interrupted migrations",
             time.monotonic() - lost_at,
             self.worker_id,
         )
 
 
-@contextlib.contextmanager
-def _quiet(name: str) -> Iterator[None]:
-    """Only errors from logger `name` meanwhile: psycopg's pool warns of every failed
-    connection attempt, several a second, which the one warning above already says."""
-    log = logging.getLogger(name)
-    level = log.level
-    log.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        log.setLevel(level)
+def mute_pool_warnings() -> None:
+    """Only errors from psycopg's pool in this process: it warns of every failed attempt
+    to connect, several a second through an outage, which the worker's one warning says."""
+    logging.getLogger(POOL_LOGGER).setLevel(logging.ERROR)
 
 
 class Heartbeat(threading.Thread):

@@ -1,11 +1,12 @@
 """The migration worker (`manage.py run_worker`) across a PostgreSQL crash and restart.
 
-The worker is caught in the middle of a migration, deterministically: its CREATE INDEX
-CONCURRENTLY waits for a transaction the test holds open. Then the server is killed
-(`pg_ctl stop -m immediate`, as a crash: every session dies at once) and started again
-after 4 s, or after 30 s. The worker must still be running, having logged the outage once
-(no traceback), finish the cut-off migration, and apply a version declared after the
-outage. Before, it exited on the first failed poll and the versions stayed as they were.
+The server is killed (`pg_ctl stop -m immediate`, as a crash: every session dies at once)
+and started again: after 4 s with the worker caught in the middle of a migration
+(deterministically: its CREATE INDEX CONCURRENTLY waits for a transaction the test holds
+open), and after 30 s with the worker idle, polling its queue. The worker must still be
+running, having logged the outage once (no traceback), finish the cut-off migration, and
+apply versions declared after the outage. Before, it exited with the first error out of
+its task or its poll, and the versions stayed as they were.
 """
 
 from __future__ import annotations
@@ -81,9 +82,13 @@ def start_worker(processes: Processes) -> Any:
     return worker
 
 
-@pytest.mark.parametrize("outage", [4, pytest.param(30, marks=pytest.mark.slow)], ids=["4s", "30s"])
+@pytest.mark.parametrize(
+    ("outage", "during_migration"),
+    [(4, True), pytest.param(30, False, marks=pytest.mark.slow)],
+    ids=["4s-during-a-migration", "30s-idle"],
+)
 def test_the_worker_outlives_a_database_crash_and_finishes_its_migrations(
-    outage, processes, make_storage, postgres, settings
+    outage, during_migration, processes, make_storage, postgres, settings
 ):
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
     make_storage(V1)
@@ -94,18 +99,20 @@ def test_the_worker_outlives_a_database_crash_and_finishes_its_migrations(
     worker = start_worker(processes)
     blocker = connect()
     try:
-        blocker.execute("BEGIN")
-        blocker.execute(
-            f'INSERT INTO "{TABLE}" (name, _version, _created_at, _updated_at) '
-            "VALUES ('uncommitted', 1, now(), now())"
-        )
-        version_declare(name=NAME, data=V2, if_match='"1"')
-        wait_for(building_index, "the worker's index build to wait", timeout=DEADLINE)
-        assert status() == (2, "migrating", 1, False)
+        if during_migration:
+            blocker.execute("BEGIN")
+            blocker.execute(
+                f'INSERT INTO "{TABLE}" (name, _version, _created_at, _updated_at) '
+                "VALUES ('uncommitted', 1, now(), now())"
+            )
+            version_declare(name=NAME, data=V2, if_match='"1"')
+            wait_for(building_index, "the worker's index build to wait", timeout=DEADLINE)
+            assert status() == (2, "migrating", 1, False)
 
         postgres.stop(mode="immediate")
         stopped = time.monotonic()
         try:
+            # Idle, the worker sees the outage when its poll has waited DB_POOL_TIMEOUT.
             wait_for(lambda: OUTAGE in processes.log("worker"), "the worker to see the outage")
             assert worker.poll() is None, processes.log("worker")[-3000:]
             time.sleep(max(0.0, outage - (time.monotonic() - stopped)))
@@ -113,10 +120,13 @@ def test_the_worker_outlives_a_database_crash_and_finishes_its_migrations(
             postgres.start()
         reset_connections()
 
-        # The migration the crash cut off is resumed and completes ...
-        wait_for(lambda: status() == (2, "ready", 2, True), "version 2", timeout=DEADLINE)
+        if during_migration:  # the migration the crash cut off is resumed and completes
+            wait_for(lambda: status() == (2, "ready", 2, True), "version 2", timeout=DEADLINE)
+        else:
+            version_declare(name=NAME, data=V2, if_match='"1"')
+            wait_for(lambda: status() == (2, "ready", 2, True), "version 2", timeout=DEADLINE)
         assert index_valid() is True
-        # ... and a version declared after the outage is applied too.
+        # A version declared after the outage is applied too.
         version_declare(name=NAME, data=V3, if_match='"2"')
         wait_for(lambda: status() == (3, "ready", 3, True), "version 3", timeout=DEADLINE)
     finally:

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand
 from django.utils.crypto import get_random_string
 from django_tasks_db.compat import DEFAULT_TASK_BACKEND_ALIAS, DEFAULT_TASK_QUEUE_NAME
 
-from factory.worker import Heartbeat, ResilientWorker
+from factory.worker import Heartbeat, ResilientWorker, mute_pool_warnings
 
 
 class Command(BaseCommand):
@@ -26,6 +26,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, interval: float, batch: bool, **options) -> None:
+        mute_pool_warnings()
         worker_id = get_random_string(32)
         worker = ResilientWorker(
             resume=lambda: call_command("resume_migrations", stdout=self.stdout),
