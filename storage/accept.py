@@ -35,6 +35,7 @@ from factory.schema.fields import (
     parse_datetime,
     significant_digits,
 )
+from storage.keys import addressable
 
 # "Let DRF decide": the value is not accepted outright (it may still be valid).
 REFER: Any = object()
@@ -133,7 +134,13 @@ def value_check(spec: dict[str, Any], field: serializers.Field) -> Check:
 
 def _key_check(key_type: str, field: serializers.Field) -> Check:
     if key_type == "text":
-        return _text({"max_length": field.max_length}, field, allow_blank=False)
+        text = _text({"max_length": field.max_length}, field, allow_blank=False)
+
+        def text_key(raw: Any) -> Any:  # a key without a URL of its own: DRF words it
+            value = text(raw)
+            return value if value is REFER or addressable(value) else REFER
+
+        return text_key
     if key_type == "integer":
         return _integer({}, field)
     return _uuid({}, field)

@@ -19,14 +19,16 @@ from core.conditional import ANY, etag, parse_tags
 from core.errors import ValidationFailed
 from core.idempotency import idempotent
 from storage import export, openapi, selectors, services
+from storage.keys import key_segment
 from storage.runtime import RecordRuntime, runtime_for
 from storage.serializers import parse_key, represent, represent_all
 
 
 def record_url(request: HttpRequest | Request, runtime: RecordRuntime, key: Any) -> str:
-    return request.build_absolute_uri(
-        reverse("record-detail", kwargs={"name": runtime.name, "key": str(key)})
-    )
+    """The record's absolute URL (also storage.fastpath's), its key one encoded segment:
+    reverse() would leave '/' and dot segments in it, which clients resolve elsewhere."""
+    records = reverse("record-list", kwargs={"name": runtime.name})
+    return request.build_absolute_uri(f"{records}{key_segment(key)}/")
 
 
 def list_body(request: HttpRequest | Request, found: selectors.RecordList) -> dict[str, Any]:
