@@ -80,8 +80,9 @@ class ResilientWorker(Worker):
         super().run_task(db_task_result)
         # A migration records its own failures; a task that raised was cut off (by an
         # outage over before its failure could be written) and left its version pending
-        # or migrating: run it again now rather than never.
-        if db_task_result.status == TaskResultStatus.FAILED:
+        # or migrating: run it again now rather than never. (One cut off by a second
+        # SIGTERM is left to the next start: the worker is stopping.)
+        if db_task_result.status == TaskResultStatus.FAILED and self.running:
             self.resume()
 
     def wait_for_database(self, exc: BaseException) -> None:

@@ -4,9 +4,11 @@ says of a version waiting on a worker that is not there."""
 from __future__ import annotations
 
 import itertools
+import logging
 from datetime import timedelta
 
 import pytest
+from django.db import OperationalError
 from django.db.models import F
 from django.db.models.functions import Now
 
@@ -14,7 +16,8 @@ from core.testing import storage_db
 from factory.models import WorkerHeartbeat
 from factory.selectors import WorkerStatus, worker_status
 from factory.services.workers import worker_heartbeat, worker_heartbeats_prune
-from factory.worker import backoff_delays
+from factory.tests.test_migrations import restored_signal_handlers
+from factory.worker import ResilientWorker, backoff_delays
 
 URL = "/api/v1/factory/storage/pets/"
 READY = "/api/v1/factory/ready_status/pets/"
@@ -158,3 +161,66 @@ def test_workers_gone_for_a_day_are_forgotten():
 
 def test_the_back_off_doubles_from_half_a_second_up_to_ten():
     assert list(itertools.islice(backoff_delays(), 8)) == [0.5, 1, 2, 4, 8, 10, 10, 10]
+
+
+# --- the worker's loop (the real outage: tests/reliability/test_worker_outage.py) ---------
+
+
+def resilient_worker(resume) -> ResilientWorker:
+    return ResilientWorker(
+        resume=resume,
+        queue_names=["default"],
+        interval=0,
+        batch=True,
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=None,
+        worker_id="test-worker",
+        excluded_queue_names=[],
+    )
+
+
+@pytest.mark.django_db(transaction=True)  # the worker's loop closes connections
+def test_the_worker_waits_out_an_unreachable_database_and_resumes_again(monkeypatch, caplog):
+    resumed = []
+
+    def resume() -> None:
+        resumed.append(len(resumed))
+        if len(resumed) == 1:
+            raise OperationalError("couldn't get a connection after 5.00 sec")
+
+    answers = iter([False, False, True])
+    monkeypatch.setattr("factory.worker.database_answers", lambda: next(answers))
+    slept: list[float] = []
+    monkeypatch.setattr("factory.worker.time.sleep", slept.append)
+
+    resilient_worker(resume).run()
+
+    assert resumed == [0, 1]
+    assert slept == [0.5, 1, 2]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warnings == [
+        "Database unreachable (couldn't get a connection after 5.00 sec); worker test-worker "
+        "retrying with back-off up to 10 s"
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_task_cut_off_by_the_database_is_resumed_at_once(settings, monkeypatch):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    # Imported here: importing the task at collection would bind the backend for the suite
+    # before conftest's inline backend is set.
+    from factory.tasks import apply_version
+
+    def cut_off(**kwargs) -> None:
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr("factory.tasks.migration_run", cut_off)
+    apply_version.enqueue(storage_id=1, number=2)
+    resumed = []
+
+    with restored_signal_handlers():
+        resilient_worker(lambda: resumed.append("resume")).run()
+
+    # At start, then after the task that raised: its version would stay migrating.
+    assert resumed == ["resume", "resume"]
