@@ -41,6 +41,7 @@ from core.conditional import etag
 from core.errors import DomainError
 from core.json import dumps, loads
 from core.parsers import check_charset
+from factory.schema.ddl import table_changed
 from storage import selectors, services
 from storage.runtime import RecordRuntime, last_served, runtime_for_row
 from storage.serializers import parse_key, represent
@@ -134,6 +135,8 @@ def read_page(request: HttpRequest, name: str) -> Answer | None:
         found = selectors.record_list(runtime=runtime, params=request.GET)
     except _REFUSED:
         return None
+    except DatabaseError as exc:
+        return _handed_over(exc)
     return _json(200, list_body(request, found))
 
 
@@ -149,6 +152,8 @@ def _create(request: HttpRequest, name: str) -> Answer | None:
         row = services.record_create(runtime=runtime, data=data)
     except _REFUSED:
         return None
+    except DatabaseError as exc:
+        return _handed_over(exc)
     body = represent(row, runtime.converters)
     location = record_url(request, runtime, row.pk)
     return _json(201, body, Location=location, ETag=etag(row._version))
@@ -182,17 +187,29 @@ def _update(request: HttpRequest, name: str, raw_key: str) -> Answer | None:
     if key is None:
         return None
     try:
-        row = services.record_update(
-            runtime=runtime,
-            key=key,
-            data=data,
-            if_match=if_match,
-            partial=request.method == "PATCH",
-            guard=guard,
-        )
+        with services.savepoint_if_in_transaction():
+            row = services.record_update(
+                runtime=runtime,
+                key=key,
+                data=data,
+                if_match=if_match,
+                partial=request.method == "PATCH",
+                guard=guard,
+            )
     except (*_REFUSED, services.NotApplied):
         return None
+    except DatabaseError as exc:
+        return _handed_over(exc)
     return _json(200, represent(row, runtime.converters), ETag=etag(row._version))
+
+
+def _handed_over(exc: DatabaseError) -> None:
+    """A statement met a table dropped or declared again under it (this process's guess
+    of the version, or the storage changed since the token lookup): it wrote nothing, and
+    the DRF view answers afresh from the storage as it is now. Anything else propagates."""
+    if not table_changed(exc):
+        raise exc
+    return None
 
 
 # --- the checks the DRF view would make ------------------------------------------------

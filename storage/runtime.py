@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import models
+from django.db import DatabaseError, models
 
 from access.selectors import StorageRow
-from core.errors import NotReady, RecordNotFound, StorageNotFound
+from core.errors import DomainError, NotReady, RecordNotFound, StorageNotFound, Unavailable
 from core.lru import LRUCache
 from factory.models import StorageDefinition, StorageVersion
 from factory.schema.builder import build_model
@@ -82,6 +82,24 @@ def runtime_for_row(name: str, row: StorageRow | None) -> RecordRuntime:
     )
     _last_served.put(name, runtime)
     return runtime
+
+
+def storage_changed(name: str) -> DomainError:
+    """What answers a request whose statement met its storage's table dropped or declared
+    again under it (factory.schema.ddl.table_changed): 404 when the storage is gone, else
+    503 (it is another storage now, or cannot be read in the failed transaction). Nothing
+    was written; the next request resolves the storage afresh."""
+    try:
+        row = storage_row(name)
+    except DatabaseError:
+        row = StorageRow(0, None, "unknown")
+    if row is None:
+        return StorageNotFound(f"No storage named '{name}'.")
+    return Unavailable(
+        f"Storage '{name}' was dropped or declared again while this request ran; nothing "
+        "was written. Retry.",
+        retry_after=1,
+    )
 
 
 def last_served(name: str) -> RecordRuntime | None:

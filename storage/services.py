@@ -24,6 +24,7 @@ from core.errors import (
     UniqueViolation,
     ValidationFailed,
 )
+from factory.schema import record_versions
 from factory.schema.builder import index_name
 from factory.schema.names import table_name
 from factory.schema.statements import Guard
@@ -39,9 +40,11 @@ def record_create(*, runtime: RecordRuntime, data: Any) -> Any:
     """Validate and insert one record. Raises ValidationFailed, UniqueViolation."""
     values = runtime.validator.for_create(data)
     now = timezone.now()
-    row = runtime.model(**values, _version=1, _created_at=now, _updated_at=now)
+    row = runtime.model(**values, _created_at=now, _updated_at=now)
     try:
         with savepoint_if_in_transaction():
+            if connection.vendor != "postgresql":  # there, the INSERT draws it (builder)
+                row._version = record_versions.take(row._meta.db_table, 1)[0]
             row.save(force_insert=True)
     except IntegrityError as exc:
         raise unique_violation(runtime, exc) from exc
@@ -87,10 +90,11 @@ def record_bulk_insert(
     nothing: one COPY on PostgreSQL, multi-row INSERTs elsewhere. Returns the records as
     stored, keys and system fields included. Raises UniqueViolation for any integrity error
     (a CHECK the validation let through too), naming the item when it can."""
-    for row in rows:
-        row.update(_version=1, _created_at=now, _updated_at=now)
     try:
         with transaction.atomic():
+            versions = record_versions.take(runtime.model._meta.db_table, len(rows))
+            for row, version in zip(rows, versions, strict=True):
+                row.update(_version=version, _created_at=now, _updated_at=now)
             if connection.vendor == "postgresql":
                 runtime.copy_insert.write(rows)
                 return [RowRecord(row, runtime.key_name) for row in rows]

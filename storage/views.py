@@ -18,9 +18,10 @@ from core.collector import collector_paused
 from core.conditional import ANY, etag, parse_tags
 from core.errors import ValidationFailed
 from core.idempotency import idempotent
+from factory.schema.ddl import table_changed
 from storage import export, openapi, selectors, services
 from storage.keys import key_segment
-from storage.runtime import RecordRuntime, runtime_for
+from storage.runtime import RecordRuntime, runtime_for, storage_changed
 from storage.serializers import parse_key, represent, represent_all
 
 
@@ -57,10 +58,20 @@ def _page_url(request: HttpRequest | Request, cursor: str | None) -> str | None:
     return request.build_absolute_uri(f"{request.path}?{urlencode(pairs)}")
 
 
-class RecordListView(APIView):
+class RecordView(APIView):
+    """What the records views share: the grant check, and answers for a table that
+    changed under a request (404/503, never a 500)."""
+
     permission_classes = [StorageAccess]
     storage_access = RECORD_ACCESS
 
+    def handle_exception(self, exc: Exception) -> Response:
+        if table_changed(exc):
+            exc = storage_changed(self.kwargs["name"])
+        return super().handle_exception(exc)
+
+
+class RecordListView(RecordView):
     @openapi.list_records
     def get(self, request: Request, name: str) -> Response | StreamingHttpResponse:
         runtime = runtime_for(name, request.user)
@@ -92,10 +103,7 @@ class RecordListView(APIView):
         )
 
 
-class RecordDetailView(APIView):
-    permission_classes = [StorageAccess]
-    storage_access = RECORD_ACCESS
-
+class RecordDetailView(RecordView):
     @openapi.get_record
     def get(self, request: Request, name: str, key: str) -> Response:
         runtime = runtime_for(name, request.user)

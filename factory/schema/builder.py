@@ -11,8 +11,9 @@ from typing import Any
 
 from django.apps.registry import Apps
 from django.db import models
+from django.db.models.expressions import RawSQL
 
-from factory.schema import names
+from factory.schema import names, record_versions
 from factory.schema.types import FIELD_TYPES
 
 APP_LABEL = "storage_records"
@@ -25,7 +26,7 @@ def build_model(*, storage_id: int, version: int, definition: dict[str, Any]) ->
         "__module__": "storage.records",
         "Meta": _meta(table, definition),
         definition["primary_key"]["name"]: primary_key_field(definition["primary_key"]),
-        "_version": models.BigIntegerField(default=1),
+        "_version": version_field(table),
         "_created_at": models.DateTimeField(),
         "_updated_at": models.DateTimeField(),
     }
@@ -37,6 +38,17 @@ def build_model(*, storage_id: int, version: int, definition: dict[str, Any]) ->
     model._storage_version = version  # type: ignore[attr-defined]
     model._definition = definition  # type: ignore[attr-defined]
     return model
+
+
+def version_field(table: str) -> models.BigIntegerField:
+    """`_version`, drawn from the table's counter (record_versions): on PostgreSQL as the
+    column's default, which an INSERT returns; on SQLite the writer sets it."""
+    next_version = record_versions.next_version_sql(table)
+    if next_version is None:
+        return models.BigIntegerField()
+    return models.BigIntegerField(
+        db_default=RawSQL(next_version, (), output_field=models.BigIntegerField())
+    )
 
 
 def primary_key_field(spec: dict[str, str]) -> models.Field:

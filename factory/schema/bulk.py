@@ -23,6 +23,8 @@ from django.db import connection, models
 from psycopg import sql
 from psycopg.types.json import set_json_dumps
 
+from factory.schema.ddl import TableChanged
+
 # The PostgreSQL type each column's values are dumped as; the name picks psycopg's binary
 # dumper, which must match the column's type (COPY BINARY does not convert).
 COPY_TYPES = {
@@ -61,7 +63,7 @@ class CopyInsert:
     statement: sql.Composed
     types: tuple[str, ...]
     row_values: Callable[[dict[str, Any]], tuple[Any, ...]]
-    # Columns with a Python-side default (a uuid key, _version), filled in when absent.
+    # Columns with a Python-side default (a uuid key), filled in when absent.
     defaults: tuple[tuple[str, Callable[[], Any]], ...]
     # (table, column) of a serial key, whose values come from its sequence.
     serial_key: tuple[str, str] | None
@@ -78,7 +80,10 @@ class CopyInsert:
             if self.serial_key is not None:
                 table, column = self.serial_key
                 cursor.execute(_NEXT_KEYS, [connection.ops.quote_name(table), column, len(rows)])
-                keys = sorted(key for (key,) in cursor.fetchall())
+                keys = [key for (key,) in cursor.fetchall()]
+                if None in keys:  # the table by that name has no serial key: another one
+                    raise TableChanged(f"{table} has no serial key {column} any more")
+                keys.sort()
                 for row, key in zip(rows, keys, strict=True):
                     row[self.key_name] = key
             self._fill_defaults(rows)

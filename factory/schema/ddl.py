@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from django.db import connection, models
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, models
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+
+from factory.schema import record_versions
 
 
 @contextmanager
@@ -34,12 +36,17 @@ def create_table(editor: BaseDatabaseSchemaEditor, model: type[models.Model]) ->
 
     Storage models are *managed* (builder.py) precisely so that create_model() and SQLite's
     table rebuilds include their Meta.indexes; Django skips them for unmanaged models.
+    With the table, the counter its records' versions come from (record_versions).
     """
+    table = model._meta.db_table
+    record_versions.create_counter(editor, table)
     editor.create_model(model)
+    record_versions.attach_counter(editor, table)
 
 
 def drop_table(editor: BaseDatabaseSchemaEditor, model: type[models.Model]) -> None:
     editor.delete_model(model)
+    record_versions.drop_counter(editor, model._meta.db_table)
 
 
 def table_exists(table: str) -> bool:
@@ -68,6 +75,34 @@ def short_lock_transaction() -> Iterator[BaseDatabaseSchemaEditor]:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT set_config('lock_timeout', %s, true)", [LOCK_TIMEOUT])
         yield editor
+
+
+class TableChanged(DatabaseError):
+    """A storage table is not the one a statement was compiled for (dropped, or declared
+    again with other columns) in a way the database did not report as an error."""
+
+
+# What a statement meets when its table was dropped or replaced under it: no such table
+# (42P01) or column (42703), an operator of the old key type (42883), a value of the old
+# type (42804), or a table dropped between planning and opening it (XX000).
+_TABLE_CHANGED_STATES = frozenset({"42P01", "42703", "42883", "42804"})
+
+
+def table_changed(exc: BaseException) -> bool:
+    """Whether `exc` (a django.db error) says the table a statement named is gone or is
+    another table now; a database outage is not such an error."""
+    if isinstance(exc, TableChanged):
+        return True
+    if connection.vendor == "sqlite":
+        message = str(exc)
+        missing = message.startswith(("no such table", "no such column"))
+        return isinstance(exc, OperationalError) and missing
+    if not isinstance(exc, DatabaseError) or isinstance(exc, OperationalError | InterfaceError):
+        return False
+    state = getattr(exc.__cause__, "sqlstate", None)
+    if state in _TABLE_CHANGED_STATES:
+        return True
+    return state == "XX000" and "could not open relation" in str(exc)
 
 
 def is_lock_timeout(exc: BaseException) -> bool:

@@ -66,3 +66,8 @@ def object_name(prefix: str, table: str, *parts: object) -> str:
     """A short, deterministic name for an index or constraint (within 30 characters)."""
     digest = hashlib.sha256("|".join([table, *map(str, parts)]).encode()).hexdigest()[:20]
     return f"{prefix}_{digest}"
+
+
+def version_counter(table: str) -> str:
+    """The counter of a storage table's record versions (factory.schema.record_versions)."""
+    return object_name("dsv", table)

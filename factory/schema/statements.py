@@ -9,12 +9,15 @@ row.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connection, models
+from django.db import DEFAULT_DB_ALIAS, connection, models, transaction
+
+from factory.schema import record_versions
 
 _PLACEHOLDER_KEYS = {
     models.BigAutoField: 0,
@@ -104,8 +107,10 @@ class Guard:
 
 
 class KeyedUpdate:
-    """UPDATE ... SET <fields>, _version = _version + 1 WHERE pk = %s [AND _version IN
+    """UPDATE ... SET <fields>, _version = <a new version> WHERE pk = %s [AND _version IN
     (...)] RETURNING <every column>: one statement, one round trip, the row as written.
+    The new version comes from the table's counter (record_versions): on PostgreSQL
+    `nextval` in the statement; on SQLite drawn first, in the same transaction.
 
     The SET list differs from request to request (a PATCH names its fields), so the SQL
     is compiled per set of field names and number of versions, from names quoted by
@@ -119,7 +124,9 @@ class KeyedUpdate:
     def __init__(self, model: type[models.Model], select: KeyedSelect) -> None:
         self.select = select
         self.fields = {field.attname: field for field in model._meta.concrete_fields}
-        self.table = connection.ops.quote_name(model._meta.db_table)
+        self.table_name = model._meta.db_table
+        self.table = connection.ops.quote_name(self.table_name)
+        self.next_version = record_versions.next_version_sql(self.table_name)
         self._shapes: dict[tuple[tuple[str, ...], int | None, str | None], str] = {}
 
     def run(
@@ -140,13 +147,25 @@ class KeyedUpdate:
         if guard is not None:
             statement = f"WITH {guard.name} AS ({guard.sql}) {statement}"
         params += [self.fields[name].get_db_prep_save(values[name], connection) for name in names]
-        params.append(self.fields["_updated_at"].get_db_prep_save(updated_at, connection))
-        params.append(self.select.key_param(key))
-        params.extend(versions or ())
-        with connection.cursor() as cursor:
-            cursor.execute(statement, params)
-            row = cursor.fetchone()
+        with self._drawing() as drawn:
+            params += drawn
+            params.append(self.fields["_updated_at"].get_db_prep_save(updated_at, connection))
+            params.append(self.select.key_param(key))
+            params.extend(versions or ())
+            with connection.cursor() as cursor:
+                cursor.execute(statement, params)
+                row = cursor.fetchone()
         return None if row is None else self.select.record(row)
+
+    @contextmanager
+    def _drawing(self) -> Iterator[list[int]]:
+        """The new version as a parameter, when the statement cannot draw it (SQLite):
+        taken in the write's own transaction, so that no other write comes between."""
+        if self.next_version is not None:
+            yield []
+            return
+        with transaction.atomic():
+            yield record_versions.take(self.table_name, 1)
 
     def _statement(self, names: tuple[str, ...], versions: int | None, guard: str | None) -> str:
         shape = (names, versions, guard)
@@ -163,7 +182,8 @@ class KeyedUpdate:
         column = {name: quote(field.column) for name, field in self.fields.items()}
         version = column["_version"]
         assignments = [f"{column[name]} = %s" for name in names]
-        assignments += [f"{version} = {version} + 1", f"{column['_updated_at']} = %s"]
+        next_version = self.next_version or "%s"
+        assignments += [f"{version} = {next_version}", f"{column['_updated_at']} = %s"]
         key = quote(self.select.key_field.column)
         where = f"{key} = %s"
         if versions is not None:

@@ -27,8 +27,10 @@ def table_exists(table: str) -> bool:
 
 
 def drop_storage_tables() -> None:
+    """Storage tables, and SQLite's version counters (PostgreSQL's go with their tables)."""
+    counters = {name for name in table_names() if name.startswith("dsv_")}
     with connection.cursor() as cursor:
-        for table in storage_tables():
+        for table in storage_tables() | counters:
             cursor.execute(f"DROP TABLE {connection.ops.quote_name(table)}")
 
 

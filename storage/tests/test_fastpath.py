@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.db import connection
 from rest_framework.test import APIClient
 
 from access.services import token_issue
@@ -57,9 +58,9 @@ def _scenario(admin: APIClient, reader: APIClient, anonymous: APIClient) -> list
         admin.patch(one, {"age": "old"}, format="json", HTTP_IF_MATCH='"2"'),  # 400
         admin.patch(f"{URL}999/", {"age": 5}, format="json", HTTP_IF_MATCH='"1"'),  # 404
         admin.patch(one, {"name": "Ida", "born": "2020-02-02"}, format="json", HTTP_IF_MATCH="*"),
-        admin.put(one, {**REX, "age": 7}, format="json", HTTP_IF_MATCH='"2"'),
+        admin.put(one, {**REX, "age": 7}, format="json", HTTP_IF_MATCH=_etag(admin, one)),
         admin.put(one, {"name": "Rex"}, format="json", HTTP_IF_MATCH='"3"'),  # 400: required
-        admin.patch(one, {"age": 8, "_version": 3}, format="json"),
+        admin.patch(one, {"age": 8, "_version": _version(admin, one)}, format="json"),
         admin.patch(one, {"age": 9, "_version": -1}, format="json"),  # 412, not a wildcard
         admin.get(one),
         reader.get(one),
@@ -75,6 +76,15 @@ def _scenario(admin: APIClient, reader: APIClient, anonymous: APIClient) -> list
     ]
 
 
+def _etag(client: APIClient, url: str) -> str:
+    """The record's current ETag (versions are not consecutive: record_versions)."""
+    return client.get(url)["ETag"]
+
+
+def _version(client: APIClient, url: str) -> int:
+    return int(_etag(client, url).strip('"'))
+
+
 def _answers(responses: list[Any]) -> list[tuple]:
     answers = []
     for response in responses:
@@ -85,6 +95,30 @@ def _answers(responses: list[Any]) -> list[tuple]:
                     record.pop(name, None)
         headers = {name: response.get(name) for name in COMPARED_HEADERS}
         answers.append((response.status_code, headers, body))
+    return _versions_ranked(answers)
+
+
+def _versions_ranked(answers: list[tuple]) -> list[tuple]:
+    """Versions replaced by their rank among the run's versions. A write the fast path
+    tried and handed over may have drawn a version (record_versions: never given again),
+    so the numbers may differ between paths; their order, and where each appears, not."""
+    found: set[int] = set()
+    places = []  # (container, key) of every version in the answers
+    for _, headers, body in answers:
+        if headers["ETag"]:
+            places.append((headers, "ETag"))
+        records = body.get("results", [body]) if isinstance(body, dict) else []
+        places += [(r, "_version") for r in records if isinstance(r, dict) and "_version" in r]
+        if isinstance(body, dict) and "current_version" in body:
+            places.append((body, "current_version"))
+    for container, key in places:
+        found.add(int(str(container[key]).strip('"')))
+    rank = {version: position for position, version in enumerate(sorted(found), 1)}
+    for container, key in places:
+        version = int(str(container[key]).strip('"'))
+        container[key] = f'"{rank[version]}"' if key == "ETag" else rank[version]
+        if key == "current_version":  # "The resource is at version N; ..."
+            container["detail"] = container["detail"].replace(f" {version};", f" {rank[version]};")
     return answers
 
 
@@ -172,7 +206,9 @@ def test_an_update_costs_one_query_once_the_storage_was_served(
 ):
     etag = served()["ETag"]
 
-    with django_assert_num_queries(1):
+    # On SQLite the new version is drawn first, in the write's transaction (BEGIN, the
+    # draw, the UPDATE, COMMIT: factory.schema.record_versions).
+    with django_assert_num_queries(1 if connection.vendor == "postgresql" else 4):
         response = api_client.patch(f"{URL}1/", {"age": 4}, format="json", HTTP_IF_MATCH=etag)
 
     assert response.status_code == 200

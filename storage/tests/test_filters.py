@@ -207,7 +207,8 @@ def test_created_at_filters_find_what_was_created_since(api_client, pack):
 def test_updated_at_filters_find_what_changed_since_the_last_run(api_client, pack):
     last_run = pack[-1]["_updated_at"]
     bella = pack[1]
-    api_client.patch(f"{DOGS}{bella['id']}/", {"age": 6}, format="json", HTTP_IF_MATCH='"1"')
+    etag = f'"{bella["_version"]}"'
+    api_client.patch(f"{DOGS}{bella['id']}/", {"age": 6}, format="json", HTTP_IF_MATCH=etag)
 
     assert _names(api_client, {"_updated_at__gt": last_run}) == ["Bella"]
     assert _names(api_client, {"_updated_at__gte": last_run}) == ["Bella", "Max"]

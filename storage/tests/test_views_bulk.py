@@ -51,10 +51,11 @@ def test_bulk_create_answers_201_with_the_records_in_order(api_client, dogs, dog
         "chip": None,
         "size": None,
         "extra": None,
-        "_version": 1,
+        "_version": 2,  # drawn from the storage's counter, in order (the first record's 1)
         "_created_at": stamp,
         "_updated_at": stamp,
     }
+    assert [record["_version"] for record in body] == [1, 2, 3]
     assert dog_count() == 3
     for record in body:
         assert api_client.get(f"{DOGS}{record['id']}/").json() == record
