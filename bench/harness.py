@@ -460,7 +460,7 @@ def deep_cursor(key: int) -> str:
     (primary key) ordering: built with the API's own encoder rather than by paging."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    from storage.pagination import NEXT, Ordering, encode_cursor
+    from storage.keyset import NEXT, Ordering, encode_cursor
 
     return encode_cursor(Ordering("id", False, "id"), NEXT, key, key)
 

@@ -242,7 +242,7 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
     "EXCEPTION_HANDLER": "core.exception_handler.problem_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "core.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "core.page_numbers.PageNumberPagination",
     "PAGE_SIZE": PAGE_SIZE_DEFAULT,
     "URL_FORMAT_OVERRIDE": None,
 }

@@ -14,7 +14,7 @@ from django.db.models import QuerySet
 from core.errors import ValidationFailed
 from factory.schema.fields import parse_integer
 from storage import page_statements
-from storage.pagination import (
+from storage.keyset import (
     Page,
     cursor_parameters,
     decode_cursor,
