@@ -1,4 +1,5 @@
-"""Request id, one structured log line per request, body-size cap and the last-resort 500."""
+"""Request id, one structured log line per request, the last-resort 500, and the checks
+made before routing (NUL in the path, body size)."""
 
 from __future__ import annotations
 
@@ -60,12 +61,41 @@ class RequestLogMiddleware:
         resume_collector()
         request_id = request_id_for(request.META)
         request.request_id = request_id  # type: ignore[attr-defined]
-        response = (
-            self._nul_in_path(request) or self._too_large(request) or self.get_response(request)
-        )
+        response = self.get_response(request)
         response["X-Request-ID"] = request_id
         log_request(request.method or "", request.path, response.status_code, started, request_id)
         return response
+
+    def process_exception(self, request: HttpRequest, exc: Exception) -> HttpResponse | None:
+        if isinstance(exc, Http404 | PermissionDenied | BadRequest | SuspiciousOperation):
+            # Django answers these itself (404, 403, 400), e.g. in the admin: not a 500.
+            return None
+        request_id = getattr(request, "request_id", "")
+        if isinstance(exc, OperationalError | InterfaceError) or is_stale_plan(exc):
+            error_logger.warning("database unavailable: %s", exc, extra={"request_id": request_id})
+            return problem_response(
+                status=503,
+                code="database-unavailable",
+                title="Database unavailable",
+                detail="The database cannot be reached right now; retry later.",
+                headers={"Retry-After": "2"},
+            )
+        error_logger.exception(
+            "unhandled exception", extra={"request_id": request_id, "path": request.path}
+        )
+        return server_error(request)
+
+
+class RequestChecksMiddleware:
+    """Refusals decided before routing: a NUL in the path, an announced body over the
+    limit. The innermost middleware, so that its answers get every header the others add
+    (security headers, X-Frame-Options, CORS) like any other answer."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self._nul_in_path(request) or self._too_large(request) or self.get_response(request)
 
     def _nul_in_path(self, request: HttpRequest) -> HttpResponse | None:
         # No storage name or record key can hold NUL (PostgreSQL text cannot): nothing lives
@@ -118,25 +148,6 @@ class RequestLogMiddleware:
         request._stream = LimitedStream(io.BytesIO(body), len(body))  # type: ignore[attr-defined]
         meta["CONTENT_LENGTH"] = str(len(body))
         return None
-
-    def process_exception(self, request: HttpRequest, exc: Exception) -> HttpResponse | None:
-        if isinstance(exc, Http404 | PermissionDenied | BadRequest | SuspiciousOperation):
-            # Django answers these itself (404, 403, 400), e.g. in the admin: not a 500.
-            return None
-        request_id = getattr(request, "request_id", "")
-        if isinstance(exc, OperationalError | InterfaceError) or is_stale_plan(exc):
-            error_logger.warning("database unavailable: %s", exc, extra={"request_id": request_id})
-            return problem_response(
-                status=503,
-                code="database-unavailable",
-                title="Database unavailable",
-                detail="The database cannot be reached right now; retry later.",
-                headers={"Retry-After": "2"},
-            )
-        error_logger.exception(
-            "unhandled exception", extra={"request_id": request_id, "path": request.path}
-        )
-        return server_error(request)
 
 
 def _payload_too_large(limit: int) -> HttpResponse:

@@ -70,6 +70,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "core.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Before the middleware that may refuse a request (CommonMiddleware: a bad Host), so that
+    # the refusal carries X-Frame-Options too.
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Serves /static/ (admin, API docs) from the app server itself: no separate web server.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -78,7 +81,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Innermost: its refusals (413, a NUL in the path) get every header above.
+    "core.middleware.RequestChecksMiddleware",
 ]
 
 ROOT_URLCONF = "datastorage.urls"

@@ -52,6 +52,7 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 MIDDLEWARE = (
     "core.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -59,7 +60,7 @@ MIDDLEWARE = (
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "core.middleware.RequestChecksMiddleware",
 )
 
 # Storage names and record keys of plain ASCII (fastpath parses the key): anything else,
@@ -259,8 +260,8 @@ def _template(path: str, secure: bool) -> tuple[tuple[str, str], ...]:
     # In the order Django runs them on the way out (the reverse of MIDDLEWARE); those not
     # called add nothing to such an answer (no session or message touched, no CSRF cookie,
     # Content-Length and X-Request-ID are set per answer).
-    XFrameOptionsMiddleware(_unused).process_response(probe, response)
     CorsMiddleware(_unused).add_response_headers(probe, response)
+    XFrameOptionsMiddleware(_unused).process_response(probe, response)
     SecurityMiddleware(_unused).process_response(probe, response)
     return tuple(response.items())
 

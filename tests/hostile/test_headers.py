@@ -4,6 +4,7 @@ refused (4xx) or ignored, never echoed into a response header and never a 5xx.""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
@@ -137,3 +138,46 @@ def test_hostile_credentials_answer_401(refused, anonymous_client, method, path,
 )
 def test_host_outside_allowed_hosts_answers_400(refused, host):
     refused("GET", "/api/v1/storage/notes/", None, 400, "bad-request", HTTP_HOST=host)
+
+
+# --- every answer carries the security headers ---------------------------------------------
+
+SECURITY_HEADERS = (
+    "X-Content-Type-Options",
+    "Referrer-Policy",
+    "Cross-Origin-Opener-Policy",
+    "X-Frame-Options",
+    "X-Request-ID",
+)
+
+
+def _early_refusals() -> dict[str, tuple[int, Any]]:
+    """Answers decided before routing, each sent through the whole WSGI application."""
+    from django.test.client import RequestFactory
+
+    plain = RequestFactory()
+    huge = plain.post("/api/v1/storage/notes/", "{}", "application/json")
+    huge.environ["CONTENT_LENGTH"] = str(10**12)
+    not_a_number = plain.post("/api/v1/storage/notes/", "{}", "application/json")
+    not_a_number.environ["CONTENT_LENGTH"] = "abc"
+    return {
+        "413-body-too-large": (413, huge),
+        "400-content-length": (400, not_a_number),
+        "404-nul-in-path": (404, plain.get("/api/v1/storage/no\x00tes/")),
+        "400-bad-host": (400, RequestFactory(headers={"Host": "evil.example"}).get(NOTE)),
+        "404-unknown-url": (404, plain.get("/nothing/here/")),
+        "401-no-token": (401, plain.get(NOTE)),
+    }
+
+
+@pytest.mark.parametrize("case", list(_early_refusals()))
+def test_every_answer_carries_the_security_headers(case):
+    from datastorage.wsgi import application
+    from storage.tests.test_frontdoor import call
+
+    status, request = _early_refusals()[case]
+
+    reply = call(application, request)
+
+    assert reply.status == status
+    assert [name for name in SECURITY_HEADERS if name not in reply.headers] == []
