@@ -120,3 +120,13 @@ class Unavailable(DomainError):
     def __init__(self, detail: str = "", retry_after: int = 2, **extra: Any) -> None:
         super().__init__(detail, **extra)
         self.retry_after = retry_after
+
+
+class ServerBusy(Unavailable):
+    """No slot is free for another streamed answer (core.slow_clients)."""
+
+    code = "server-busy"
+    title = "Server busy"
+
+    def __init__(self, detail: str = "", retry_after: int = 1, **extra: Any) -> None:
+        super().__init__(detail, retry_after=retry_after, **extra)

@@ -11,14 +11,14 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError, DataError, IntegrityError, InterfaceError, OperationalError
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from core import errors
 from core.database import is_stale_plan
-from core.problems import PROBLEM_CONTENT_TYPE, flatten_errors, problem_body
+from core.problems import PROBLEM_CONTENT_TYPE, flatten_errors, problem_body, problem_response
 
 logger = logging.getLogger("datastorage.errors")
 
@@ -71,6 +71,22 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
 
 
 def _domain_response(exc: errors.DomainError) -> Response:
+    status, headers = domain_status(exc)
+    return _response(status, exc.code, exc.title, exc.detail, headers=headers, **exc.extra)
+
+
+def domain_problem_response(exc: errors.DomainError) -> HttpResponse:
+    """The answer DRF's handler gives `exc`, as a plain Django response: for domain errors
+    raised outside DRF (a body read by Django itself, in core.middleware)."""
+    status, headers = domain_status(exc)
+    return problem_response(
+        status=status, code=exc.code, title=exc.title, detail=exc.detail, headers=headers,
+        **exc.extra,
+    )  # fmt: skip
+
+
+def domain_status(exc: errors.DomainError) -> tuple[int, dict[str, str]]:
+    """The status and headers of a domain error's answer."""
     status = next(
         code for cls, code in [*_DOMAIN_STATUS, (errors.DomainError, 400)] if isinstance(exc, cls)
     )
@@ -78,7 +94,7 @@ def _domain_response(exc: errors.DomainError) -> Response:
     retry_after = getattr(exc, "retry_after", None)
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
-    return _response(status, exc.code, exc.title, exc.detail, headers=headers, **exc.extra)
+    return status, headers
 
 
 def _api_exception_response(exc: drf.APIException) -> Response:

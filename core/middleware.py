@@ -3,7 +3,6 @@ made before routing (NUL in the path, body size)."""
 
 from __future__ import annotations
 
-import io
 import logging
 import re
 import time
@@ -18,7 +17,10 @@ from django.http import Http404, HttpRequest, HttpResponse
 
 from core.collector import resume_collector
 from core.database import is_stale_plan
+from core.errors import DomainError
+from core.exception_handler import domain_problem_response
 from core.problems import problem_response
+from core.slow_clients import CappedInput
 from core.views import server_error
 
 logger = logging.getLogger("datastorage.request")
@@ -70,6 +72,9 @@ class RequestLogMiddleware:
         if isinstance(exc, Http404 | PermissionDenied | BadRequest | SuspiciousOperation):
             # Django answers these itself (404, 403, 400), e.g. in the admin: not a 500.
             return None
+        if isinstance(exc, DomainError):
+            # Outside DRF (a body read by Django itself): the same answer DRF's would be.
+            return domain_problem_response(exc)
         request_id = getattr(request, "request_id", "")
         if isinstance(exc, OperationalError | InterfaceError) or is_stale_plan(exc):
             error_logger.warning("database unavailable: %s", exc, extra={"request_id": request_id})
@@ -110,43 +115,34 @@ class RequestChecksMiddleware:
         )
 
     def _too_large(self, request: HttpRequest) -> HttpResponse | None:
-        if not request.META.get("CONTENT_LENGTH"):
-            return self._read_unsized_body(request)
-        try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            return problem_response(
-                status=400,
-                code="malformed-request",
-                title="Malformed request",
-                detail="Content-Length is not a number.",
-            )
-        # NDJSON is streamed event by event (each line capped), under a total of its own.
-        streamed = request.META.get("CONTENT_TYPE", "").startswith("application/x-ndjson")
-        limit = settings.MAX_INGEST_BYTES if streamed else settings.MAX_REQUEST_BYTES
-        if length > limit:
-            return _payload_too_large(limit)
-        return None
-
-    def _read_unsized_body(self, request: HttpRequest) -> HttpResponse | None:
-        """A body sent without Content-Length (chunked): Django reads none of it, so the view
-        would see no body at all. When the server marks its input as terminated (granian
-        does: `wsgi.input_terminated`), read it here, refusing more than the limit."""
+        """Refuses an announced body over the limit. Reads nothing: a body is read only by
+        a view that has authenticated the request (core.slow_clients)."""
         meta = request.META
-        if not (meta.get("wsgi.input_terminated") and meta.get("HTTP_TRANSFER_ENCODING")):
+        ndjson = meta.get("CONTENT_TYPE", "").startswith("application/x-ndjson")
+        # NDJSON is streamed event by event (each line capped), under a total of its own.
+        limit = settings.MAX_INGEST_BYTES if ndjson else settings.MAX_REQUEST_BYTES
+        announced = meta.get("CONTENT_LENGTH")
+        if announced:
+            try:
+                length = int(announced)
+            except ValueError:
+                return problem_response(
+                    status=400,
+                    code="malformed-request",
+                    title="Malformed request",
+                    detail="Content-Length is not a number.",
+                )
+            if length > limit:
+                return _payload_too_large(limit)
             return None
-        if meta.get("CONTENT_TYPE", "").startswith("application/x-ndjson"):
-            # Streamed line by line and counted (ingest.parsers), never held whole: the
-            # server's input as it is; `unsized_body` tells the view to read it anyway.
-            request._stream = meta["wsgi.input"]  # type: ignore[attr-defined]
+        if meta.get("wsgi.input_terminated") and meta.get("HTTP_TRANSFER_ENCODING"):
+            # A chunked body: its size is announced nowhere. Django and DRF read a body only
+            # when Content-Length says there is one: it says "at most the limit", and the
+            # input refuses more (PayloadTooLarge) as it arrives.
+            body = CappedInput(meta["wsgi.input"], limit=limit)
+            request._stream = LimitedStream(body, limit + 1)  # type: ignore[attr-defined]
+            meta["CONTENT_LENGTH"] = str(limit)
             request.unsized_body = True  # type: ignore[attr-defined]
-            return None
-        limit = settings.MAX_REQUEST_BYTES
-        body = meta["wsgi.input"].read(limit + 1)
-        if len(body) > limit:
-            return _payload_too_large(limit)
-        request._stream = LimitedStream(io.BytesIO(body), len(body))  # type: ignore[attr-defined]
-        meta["CONTENT_LENGTH"] = str(len(body))
         return None
 
 

@@ -214,6 +214,11 @@ MAX_REQUEST_BYTES = env_int("MAX_REQUEST_BYTES", 32 * 1024 * 1024)
 # Django's own cap answers 400; ours (core.middleware) answers 413 first.
 DATA_UPLOAD_MAX_MEMORY_SIZE = None
 MAX_BULK_ITEMS = env_int("MAX_BULK_ITEMS", 10_000)
+# Streamed exports a server process sends at once (core/slow_clients.py): by default one
+# less than its threads, so that clients that stop reading never hold every thread.
+EXPORT_CONCURRENCY = env_int(
+    "EXPORT_CONCURRENCY", max(1, env_int("GRANIAN_BLOCKING_THREADS", 4) - 1)
+)
 # Ingest: events per request, bytes per NDJSON line, bytes of an NDJSON body (streamed, so
 # not held to MAX_REQUEST_BYTES), and the records held before a batch is written.
 MAX_INGEST_EVENTS = env_int("MAX_INGEST_EVENTS", 100_000)

@@ -25,6 +25,7 @@ storage/tests/test_fastpath.py checks that both paths answer the same.
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -141,12 +142,13 @@ def read_page(request: HttpRequest, name: str) -> Answer | None:
 
 
 def _create(request: HttpRequest, name: str) -> Answer | None:
-    data = _body(request)
-    if data is None:
-        return None
+    # The token first: an unauthorized client's body is never waited for (core.slow_clients).
     # A token that may write but not read is answered without the record: by the DRF view.
     runtime = _runtime(request, name, "write", "read")
     if runtime is None:
+        return None
+    data = _body(request)
+    if data is None:
         return None
     try:
         row = services.record_create(runtime=runtime, data=data)
@@ -160,17 +162,15 @@ def _create(request: HttpRequest, name: str) -> Answer | None:
 
 
 def _update(request: HttpRequest, name: str, raw_key: str) -> Answer | None:
-    if_match = request.META.get("HTTP_IF_MATCH")
-    data = _body(request) if if_match is not None else None
-    if data is None:
+    secret_hash = _secret_hash(request)
+    if request.META.get("HTTP_IF_MATCH") is None or secret_hash is None:
         return None
     served = last_served(name)
-    if served is not None:
+    if served is not None and _verified_lately(secret_hash):
         # One statement: the UPDATE carries the token check (access.selectors.token_guard)
         # for the version this process last served; if either is stale, nothing is written.
-        secret_hash = _secret_hash(request)
-        if secret_hash is None:
-            return None
+        # Only for a token found valid here lately: the body is read before that statement,
+        # and an unknown client's body is never waited for (core.slow_clients).
         runtime, guard = (
             served,
             token_guard(
@@ -184,7 +184,8 @@ def _update(request: HttpRequest, name: str, raw_key: str) -> Answer | None:
     else:
         runtime, guard = _runtime(request, name, "write", "read"), None
     key = parse_key(runtime.definition["primary_key"], raw_key) if runtime else None
-    if key is None:
+    data = _body(request) if key is not None else None
+    if data is None:
         return None
     try:
         with services.savepoint_if_in_transaction():
@@ -192,7 +193,7 @@ def _update(request: HttpRequest, name: str, raw_key: str) -> Answer | None:
                 runtime=runtime,
                 key=key,
                 data=data,
-                if_match=if_match,
+                if_match=request.META["HTTP_IF_MATCH"],
                 partial=request.method == "PATCH",
                 guard=guard,
             )
@@ -240,7 +241,24 @@ def _token(request: HttpRequest, name: str, **record: Any) -> TokenRow | None:
     secret_hash = _secret_hash(request)
     if secret_hash is None:
         return None
-    return token_lookup(secret_hash=secret_hash, storage_name=name, **record)
+    token = token_lookup(secret_hash=secret_hash, storage_name=name, **record)
+    if token is not None:
+        _verified[secret_hash] = time.monotonic()
+    return token
+
+
+# Secret hashes of tokens found valid by this process lately, and when (see _update). A
+# guess that may cost time, never correctness: the UPDATE checks the token again.
+_verified: dict[str, float] = {}
+_VERIFIED_FOR = 30.0
+_VERIFIED_MAX = 10_000
+
+
+def _verified_lately(secret_hash: str) -> bool:
+    if len(_verified) > _VERIFIED_MAX:
+        _verified.clear()
+    seen = _verified.get(secret_hash)
+    return seen is not None and time.monotonic() - seen < _VERIFIED_FOR
 
 
 def _serves(token: TokenRow, runtime: RecordRuntime, needed: str) -> bool:
@@ -278,6 +296,8 @@ def _body(request: HttpRequest) -> dict[str, Any] | None:
         return None
     if not 0 < length <= _MAX_BODY:
         return None
+    if getattr(request, "unsized_body", False):
+        return None  # chunked: its length is not known (core.middleware); DRF reads it
     try:
         data = loads(request.body)
     except ValueError:

@@ -18,6 +18,7 @@ from core.collector import collector_paused
 from core.conditional import ANY, etag, parse_tags
 from core.errors import ValidationFailed
 from core.idempotency import idempotent
+from core.slow_clients import HeldWhileStreaming, take_slot
 from factory.schema.ddl import table_changed
 from storage import export, openapi, selectors, services
 from storage.keys import key_segment
@@ -58,9 +59,11 @@ def _page_url(request: HttpRequest | Request, cursor: str | None) -> str | None:
     return request.build_absolute_uri(f"{request.path}?{urlencode(pairs)}")
 
 
+# A comment, not a docstring: drf-spectacular would describe every records operation with
+# a docstring inherited by the views below (the API description must not change).
 class RecordView(APIView):
-    """What the records views share: the grant check, and answers for a table that
-    changed under a request (404/503, never a 500)."""
+    # What the records views share: the grant check, and answers for a table that changed
+    # under a request (404/503, never a 500).
 
     permission_classes = [StorageAccess]
     storage_access = RECORD_ACCESS
@@ -202,12 +205,19 @@ def _export(runtime: RecordRuntime, request: Request, export_format: str) -> Str
         raise ValidationFailed(
             {"format": [f"Use one of: {', '.join(export.FORMATS)} (or leave it out for JSON)."]}
         )
-    rows, pairs = selectors.record_export(runtime=runtime, params=request.query_params)
+    # The thread streams for as long as the client reads: it takes a slow-client slot.
+    slot = take_slot()
+    try:
+        rows, pairs = selectors.record_export(runtime=runtime, params=request.query_params)
+    except BaseException:
+        slot.release()
+        raise
     if export_format == "ndjson":
         lines = export.ndjson_lines(rows, pairs)
     else:
         lines = export.csv_lines(rows, pairs, runtime.definition)
-    response = StreamingHttpResponse(lines, content_type=export.FORMATS[export_format])
+    held = HeldWhileStreaming(lines, slot)
+    response = StreamingHttpResponse(held, content_type=export.FORMATS[export_format])
     response["Content-Disposition"] = f'attachment; filename="{runtime.name}.{export_format}"'
     return response
 
