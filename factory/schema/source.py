@@ -17,8 +17,6 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from factory.schema.fields import json_number_kept
-
 SOURCE_KEYS = frozenset({"match", "map"})
 COMBINATORS = ("all", "any", "not")
 COMPARISONS = ("equals", "in", "exists", "gt", "gte", "lt", "lte")
@@ -128,8 +126,8 @@ def _check_condition(node: dict, path: str, add_error: Any) -> None:
     if not _kept_exactly(operand):
         add_error(
             f"{path}.{operator}",
-            "holds a number a definition would not keep exactly (an integer beyond 64 bits,"
-            " or more digits or range than a double has)",
+            "holds a number a definition would not keep exactly (more digits or range than"
+            " a double has)",
         )
     elif operator == "exists" and not isinstance(operand, bool):
         add_error(f"{path}.exists", "must be true or false")
@@ -140,15 +138,15 @@ def _check_condition(node: dict, path: str, add_error: Any) -> None:
 
 
 def _kept_exactly(value: Any) -> bool:
-    """No number in `value` that storing the definition as JSON would change (the parser
-    makes a Decimal of those, core.json.loads)."""
+    """No number in `value` that storing the definition as JSON would change: the parser
+    makes a Decimal of a number no double holds (core.json.loads). Integers of any size are
+    kept (a definition is stored and read with Python's json, and events are parsed exactly
+    too), unlike in a record's json value (factory.schema.fields.json_number_kept)."""
     if isinstance(value, list):
         return all(_kept_exactly(item) for item in value)
     if isinstance(value, dict):
         return all(_kept_exactly(item) for item in value.values())
-    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
-        return json_number_kept(value)
-    return True
+    return not isinstance(value, Decimal)
 
 
 def _is_finite_number(value: Any) -> bool:

@@ -368,9 +368,10 @@ def test_export_to_csv_writes_a_header_and_one_row_per_record(api_client, three_
     assert lines[0] == "id,name,age,breed,registered_at,_version,_created_at,_updated_at"
     first, second, third = three_dogs
     assert lines[1] == (
-        f"{first['id']},Rex,3,beagle,{REGISTERED},1,{first['_created_at']},{first['_updated_at']}"
+        f"{first['id']},Rex,3,beagle,{REGISTERED},{first['_version']},"
+        f"{first['_created_at']},{first['_updated_at']}"
     )
-    assert lines[2].startswith(f"{second['id']},Fido,0,,{REGISTERED},1,")
+    assert lines[2].startswith(f"{second['id']},Fido,0,,{REGISTERED},{second['_version']},")
     assert lines[3].startswith(f'{third["id"]},"Q ""quoted"", one",0,pug,')
     api = b"".join(api_client.get("/api/v1/storage/dogs/?format=csv").streaming_content)
     assert raw == api
