@@ -41,12 +41,10 @@ def iter_ndjson(stream: Any) -> Iterator[Any]:
 
 def _lines(stream: Any, limit: int) -> Iterator[tuple[int, bytes]]:
     """(line number, line without its newline); at most one block and one line held.
-    Refuses a body over MAX_INGEST_BYTES as it passes it (announced sizes are refused
-    before, by core.middleware; a chunked body is counted here)."""
-    number, partial, total = 0, bytearray(), 0
+    The body's total is core.middleware's to bound (MAX_INGEST_BYTES): an announced size
+    before anything is read, a chunked body as it arrives (core.slow_clients.CappedInput)."""
+    number, partial = 0, bytearray()
     while block := stream.read(READ_BLOCK):
-        total += len(block)
-        _check_total(total)
         start = 0
         while (end := block.find(b"\n", start)) >= 0:
             number += 1
@@ -59,13 +57,6 @@ def _lines(stream: Any, limit: int) -> Iterator[tuple[int, bytes]]:
         _check_length(partial, number + 1, limit)
     if partial:
         yield number + 1, bytes(partial)
-
-
-def _check_total(total: int) -> None:
-    if total > settings.MAX_INGEST_BYTES:
-        raise PayloadTooLarge(
-            f"The request body exceeds the limit of {settings.MAX_INGEST_BYTES} bytes."
-        )
 
 
 def _check_length(line: bytes | bytearray, number: int, limit: int) -> None:

@@ -6,7 +6,6 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.db import transaction
-from django.http import HttpRequest
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import ParseError
@@ -65,14 +64,6 @@ class IngestView(APIView):
     # Any token may send events; they are routed only to storages it may write (services).
     permission_classes = [IsAuthenticatedToken]
     parser_classes = [JSONParser, NDJSONParser]
-
-    def initialize_request(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Request:
-        drf_request = super().initialize_request(request, *args, **kwargs)
-        if getattr(request, "unsized_body", False):
-            # A chunked NDJSON body (core.middleware): DRF finds no Content-Length and would
-            # read no body at all; the parser reads it to its end and counts it.
-            drf_request._stream = request
-        return drf_request
 
     @extend_schema(
         summary="Send events: each is routed to the storages whose source matches it",
