@@ -12,14 +12,36 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Protocol
 
 from django.db import connection
 from django.utils import timezone
 
 from access.models import ApiToken, Grant
 from factory.models import StorageDefinition
-from factory.schema.statements import Guard, KeyedSelect
+
+
+class KeyedRead(Protocol):
+    """A primary-key read that token_lookup can join (storage.sql.keyed.KeyedSelect: the
+    records SQL lives above this app, so this app names only what it needs of it)."""
+
+    table: str
+    key_column: str
+    columns: str
+
+    def key_param(self, key: Any) -> Any: ...
+
+    def record(self, row: Any) -> SimpleNamespace: ...
+
+
+@dataclass(frozen=True)
+class Guard:
+    """A query that must return a row for a statement to take effect (a CTE `name`;
+    storage.sql.keyed.KeyedUpdate takes one)."""
+
+    name: str
+    sql: str
+    params: tuple[Any, ...]
 
 
 @dataclass(frozen=True)
@@ -94,7 +116,7 @@ def token_lookup(
     *,
     secret_hash: str,
     storage_name: str | None,
-    record: KeyedSelect | None = None,
+    record: KeyedRead | None = None,
     key: Any = None,
 ) -> TokenRow | None:
     """The active token with this hash (None: unknown, expired or revoked).
@@ -148,9 +170,8 @@ def token_guard(
     version: int,
     access: tuple[str, ...],
 ) -> Guard:
-    """A guard (factory.schema.statements) that holds a row only while this token is
-    active and may do each of `access` ("read", "write") on this storage, and the storage,
-    by this id, serves this version: a write made under it is authorised in its own
-    statement."""
+    """A guard that holds a row only while this token is active and may do each of
+    `access` ("read", "write") on this storage, and the storage, by this id, serves this
+    version: a write made under it is authorised in its own statement."""
     params = (storage_name, secret_hash, timezone.now(), storage_id, version)
     return Guard(name="authorized", sql=_authorized(access), params=params)

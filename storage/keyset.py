@@ -113,7 +113,7 @@ def keyset_queryset(
 
 def cursor_parameters(ordering: Ordering, cursor: Cursor | None) -> tuple[Any, ...]:
     """The parameters _after's condition passes to the database, in their order: the last
-    parameters of keyset_queryset's statement (storage.page_statements relies on it)."""
+    parameters of keyset_queryset's statement (storage.sql.pages relies on it)."""
     if cursor is None:
         return ()
     if ordering.by_key_only or cursor.value is None:

@@ -20,12 +20,12 @@ from core.errors import DomainError, NotReady, RecordNotFound, StorageNotFound, 
 from core.lru import LRUCache
 from factory.models import StorageDefinition, StorageVersion
 from factory.schema.builder import build_model
-from factory.schema.bulk import CopyInsert, copy_insert
 from factory.schema.definition import SYSTEM_FIELDS
-from factory.schema.statements import KeyedSelect, KeyedUpdate, keyed_select
-from storage import page_statements
 from storage.filters import RecordFilters, build_filters
 from storage.serializers import RecordValidator, converters
+from storage.sql import pages
+from storage.sql.bulk import CopyInsert, copy_insert
+from storage.sql.keyed import KeyedSelect, KeyedUpdate, keyed_select
 
 
 @dataclass(frozen=True)
@@ -149,4 +149,4 @@ def clear_runtimes() -> None:
     """Forget every compiled version, and the list statements compiled for them."""
     _runtimes.clear()
     _last_served.clear()
-    page_statements.clear()
+    pages.clear()

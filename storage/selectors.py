@@ -13,7 +13,6 @@ from django.db.models import QuerySet
 
 from core.errors import ValidationFailed
 from factory.schema.fields import parse_integer
-from storage import page_statements
 from storage.keyset import (
     Page,
     cursor_parameters,
@@ -24,6 +23,7 @@ from storage.keyset import (
     parse_ordering,
 )
 from storage.runtime import RecordRuntime
+from storage.sql import pages
 
 COUNT_MODES = ("exact", "estimated")
 EXPORT_CHUNK = 2000
@@ -48,12 +48,12 @@ def record_list(*, runtime: RecordRuntime, params: Any) -> RecordList:
     of: filters, ordering, cursor, fields, count, limit)."""
     filter_values = runtime.filters.values_key(params)
     version = (runtime.storage_id, runtime.version, filter_values)
-    kept = page_statements.keepable(filter_values)
+    kept = pages.keepable(filter_values)
     validated = None
-    if not kept or version not in page_statements.valid_filters:
+    if not kept or version not in pages.valid_filters:
         validated = runtime.filters.apply(runtime.model.objects.all(), params)
         if kept:
-            page_statements.valid_filters.put(version, True)
+            pages.valid_filters.put(version, True)
 
     def filtered() -> QuerySet:
         if validated is not None:
@@ -78,7 +78,7 @@ def record_list(*, runtime: RecordRuntime, params: Any) -> RecordList:
         limit,
         tuple(names),
     )
-    rows = page_statements.page_rows(
+    rows = pages.page_rows(
         shape if kept else None,
         lambda: keyset_queryset(filtered().values(*names), ordering, cursor, limit),
         cursor_parameters(ordering, cursor),

@@ -17,6 +17,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from access.selectors import Guard
 from core.collector import collector_paused
 from core.conditional import ANY, MAX_VERSION, check_if_match, parse_tags
 from core.errors import (
@@ -27,7 +28,6 @@ from core.errors import (
 from factory.schema import record_versions
 from factory.schema.builder import index_name
 from factory.schema.names import table_name
-from factory.schema.statements import Guard
 from storage.runtime import RecordRuntime
 from storage.serializers import RowRecord
 

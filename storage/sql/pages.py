@@ -10,7 +10,7 @@ ordering, the cursor's direction and shape, the limit and the columns; see
 storage.selectors.record_list).
 
 Only the cursor's values change between the pages of one listing, and the keyset condition
-puts them last (storage.pagination.cursor_parameters). The first compile of a shape checks
+puts them last (storage.keyset.cursor_parameters). The first compile of a shape checks
 that the statement's last parameters are exactly those values; where they are not (a
 database that adapts them, such as SQLite for decimals), the shape is not kept and each
 page is compiled afresh. Rows are converted by the converters Django's compiler chose for

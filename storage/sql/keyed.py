@@ -17,6 +17,7 @@ from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connection, models, transaction
 
+from access.selectors import Guard
 from factory.schema import record_versions
 
 _PLACEHOLDER_KEYS = {
@@ -95,15 +96,6 @@ def keyed_select(model: type[models.Model], *fields: str) -> KeyedSelect:
         converters=converters,
         key_field=key_field,
     )
-
-
-@dataclass(frozen=True)
-class Guard:
-    """A query that must return a row for a statement to take effect (a CTE `name`)."""
-
-    name: str
-    sql: str
-    params: tuple[Any, ...]
 
 
 class KeyedUpdate:

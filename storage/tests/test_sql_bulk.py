@@ -1,4 +1,4 @@
-"""factory.schema.bulk: the COPY compiled for a model (pure; the writes are tested through
+"""storage.sql.bulk: the COPY compiled for a model (pure; the writes are tested through
 the bulk API in storage/tests/test_views_bulk.py)."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import psycopg
 import pytest
 
 from factory.schema.builder import build_model
-from factory.schema.bulk import copy_insert
 from factory.schema.definition import normalize_definition
 from factory.schema.types import FIELD_TYPES, PRIMARY_KEY_TYPES
+from storage.sql.bulk import copy_insert
 
 EXTRA_OPTIONS: dict[str, dict[str, Any]] = {
     "decimal": {"max_digits": 6, "decimal_places": 2},

@@ -1,4 +1,4 @@
-"""storage.page_statements: a list page run from its kept statement is the page Django's
+"""storage.sql.pages: a list page run from its kept statement is the page Django's
 ORM would have built, and only what was validated is kept.
 
 Every page below is asked twice: with the statements kept by earlier requests (warm) and
@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 import pytest
 
 from core.testing import storage_db
-from storage import page_statements
+from storage.sql import pages as page_statements
 from storage.tests.test_pagination import DOGS, walkable  # noqa: F401 (fixture)
 
 pytestmark = storage_db

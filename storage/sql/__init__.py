@@ -1,0 +1,1 @@
+"""The records SQL: statements compiled once per storage version and kept per process."""
