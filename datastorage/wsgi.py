@@ -9,10 +9,12 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "datastorage.settings")
 
 django_application = get_wsgi_application()
 
-from storage.frontdoor import RecordReads  # noqa: E402 (needs the settings configured above)
+from storage.frontdoor import RecordReads, announce  # noqa: E402 (needs the settings above)
 
-# Plain record reads are answered in front of Django's request cycle (storage/frontdoor.py).
+# Plain record reads are answered in front of Django's request cycle (storage/frontdoor.py);
+# when settings turn that off, one log line says why.
 application = RecordReads(django_application)
+announce()
 
 # Everything loaded so far (modules, settings, the app registry, URL patterns) lives as
 # long as the process: moved out of the collector's generations, a full collection no

@@ -9,7 +9,9 @@ code as storage.fastpath, and hands every other request to Django unchanged.
 It answers only what it can answer exactly as the whole stack would, headers and log line
 included:
 
-- the middleware list is the one it reproduces (MIDDLEWARE below); otherwise it is off;
+- the middleware list is the one it reproduces (MIDDLEWARE below), and no setting it does
+  not reproduce is on; otherwise it is off, and says why (off_reason: the system check
+  storage.W001 and a start-up log line, announce);
 - a plain request (storage.fastpath.plain): GET, JSON, a Bearer token, no Idempotency-Key
   or If-None-Match, no throttling configured;
 - nothing a middleware would act on: no Origin (CORS), no Cookie (sessions, CSRF), no
@@ -28,6 +30,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
@@ -82,6 +85,61 @@ _HANDLED_BY_DJANGO = (
 _HOLD_SECONDS = 30.0
 
 error_logger = logging.getLogger("datastorage.errors")
+logger = logging.getLogger("datastorage.frontdoor")
+
+
+@dataclass(frozen=True)
+class Off:
+    """Why the front door is off: every record read goes through Django's request cycle."""
+
+    reason: str
+    deliberate: bool = False  # RECORDS_FAST_PATH=0: chosen, not lost by accident
+
+
+def off_reason() -> Off | None:
+    """Why the current settings turn the front door off; None when it is on.
+
+    The one rule: RecordReads decides with it, and the system check (storage.checks) and
+    the start-up log line (announce) say what it found.
+    """
+    if not settings.RECORDS_FAST_PATH:
+        return Off("RECORDS_FAST_PATH=0 sends every request through Django", deliberate=True)
+    middleware = tuple(settings.MIDDLEWARE)
+    if middleware != MIDDLEWARE:
+        return Off(_middleware_difference(middleware))
+    if settings.FORCE_SCRIPT_NAME is not None:
+        return Off("settings.FORCE_SCRIPT_NAME is set (a script prefix)")
+    for name in ("PREPEND_WWW", "DISALLOWED_USER_AGENTS", "SECURE_SSL_REDIRECT"):
+        if getattr(settings, name):
+            return Off(f"settings.{name} is set (Django's middleware acts on every request)")
+    # CORS for every path (django-cors-headers' default): one Vary for all answers
+    if getattr(settings, "CORS_URLS_REGEX", r"^.*$") != r"^.*$":
+        return Off("settings.CORS_URLS_REGEX is not r'^.*$' (CORS headers on some paths only)")
+    return None
+
+
+def _middleware_difference(middleware: tuple[str, ...]) -> str:
+    added = [name for name in middleware if name not in MIDDLEWARE]
+    missing = [name for name in MIDDLEWARE if name not in middleware]
+    parts = [f"{', '.join(added)} added"] if added else []
+    parts += [f"{', '.join(missing)} missing"] if missing else []
+    detail = "; ".join(parts) or "the same middleware in another order, or repeated"
+    return f"settings.MIDDLEWARE is not the list it reproduces (frontdoor.MIDDLEWARE): {detail}"
+
+
+def announce(*, asgi: bool = False) -> None:
+    """One log line when a server entry point starts with the front door off, and why:
+    WARNING when the speed-up is lost, INFO when RECORDS_FAST_PATH=0 chose it. Nothing
+    when the door is on. The ASGI entry point (datastorage/asgi.py) never has it: the front
+    door is WSGI middleware."""
+    off = off_reason()
+    if off is None and asgi:
+        off = Off("the ASGI entry point serves every request through Django (WSGI only)")
+    if off is None:
+        return
+    level = logging.INFO if off.deliberate else logging.WARNING
+    entry = "asgi" if asgi else "wsgi"
+    logger.log(level, "front door off: %s", off.reason, extra={"entry": entry})
 
 
 class RecordReads:
@@ -131,23 +189,11 @@ class RecordReads:
 
     def enabled(self) -> bool:
         if self._enabled is None:
-            self._enabled = self._settings_allow()
+            self._enabled = off_reason() is None
         return self._enabled
 
     def _forget_settings(self, **kwargs: Any) -> None:
         self._enabled = self._templates = None
-
-    def _settings_allow(self) -> bool:
-        return bool(
-            settings.RECORDS_FAST_PATH
-            and tuple(settings.MIDDLEWARE) == MIDDLEWARE
-            and settings.FORCE_SCRIPT_NAME is None
-            and not settings.PREPEND_WWW
-            and not settings.DISALLOWED_USER_AGENTS
-            and not settings.SECURE_SSL_REDIRECT
-            # CORS for every path (django-cors-headers' default): one Vary for all answers
-            and getattr(settings, "CORS_URLS_REGEX", r"^.*$") == r"^.*$"
-        )
 
     def _answer(
         self, environ: dict[str, Any], match: re.Match[str]
