@@ -12,6 +12,11 @@ class VersionStatus(models.TextChoices):
     FAILED = "failed"
 
 
+# A version in one of these states is still the worker's to apply: no other version may be
+# declared, nor it retried, until it is ready or has failed.
+ACTIVE_STATUSES = (VersionStatus.PENDING, VersionStatus.MIGRATING)
+
+
 class StorageDefinition(models.Model):
     """One storage. `version` is the latest declared version; `serving_version` is the
     version whose table the records API serves (null until the first table exists)."""

@@ -16,10 +16,9 @@ from typing import Any
 from django.db import DatabaseError, connection, models, transaction
 from django.utils import timezone
 
-from factory.models import StorageDefinition, StorageVersion, VersionStatus
+from factory.models import ACTIVE_STATUSES, StorageDefinition, StorageVersion, VersionStatus
 from factory.schema import ddl
 from factory.schema.builder import build_model, check_constraints, index_name, index_object
-from factory.services.versions import ACTIVE
 
 logger = logging.getLogger("datastorage.migrations")
 _LOCK_CLASS = 7413  # first key of our advisory locks: "datastorage migration"
@@ -36,7 +35,7 @@ def migration_run(*, storage_id: int, number: int) -> str:
             .filter(storage_id=storage_id, number=number)
             .first()
         )
-        if version is None or version.status not in ACTIVE:
+        if version is None or version.status not in ACTIVE_STATUSES:
             return version.status if version else "gone"
         _set_status(version, VersionStatus.MIGRATING)
         try:
@@ -54,9 +53,8 @@ def migration_run(*, storage_id: int, number: int) -> str:
 
 def migrations_resume() -> list[tuple[int, int]]:
     """Run every version left pending or migrating (by a crash); returns what was run."""
-    interrupted = list(
-        StorageVersion.objects.filter(status__in=ACTIVE).values_list("storage_id", "number")
-    )
+    active = StorageVersion.objects.filter(status__in=ACTIVE_STATUSES)
+    interrupted = list(active.values_list("storage_id", "number"))
     for storage_id, number in interrupted:
         migration_run(storage_id=storage_id, number=number)
     return interrupted

@@ -20,11 +20,10 @@ from core.errors import (
     StorageNotFound,
     ValidationFailed,
 )
-from factory.models import StorageDefinition, StorageVersion, VersionStatus
+from factory.models import ACTIVE_STATUSES, StorageDefinition, StorageVersion, VersionStatus
 from factory.schema.changes import diff_definitions
 from factory.schema.definition import normalize_definition
-
-ACTIVE = (VersionStatus.PENDING, VersionStatus.MIGRATING)
+from factory.tasks import apply_version
 
 
 @dataclass
@@ -55,7 +54,7 @@ def version_declare(
         if not dry_run:
             check_if_match(parse_tags(if_match), storage.version)
         latest = storage.versions.get(number=storage.version)
-        if latest.status in ACTIVE:
+        if latest.status in ACTIVE_STATUSES:
             raise MigrationInProgress(
                 f"Version {latest.number} of '{name}' is still being applied; retry later.",
                 retry_after=5,
@@ -141,7 +140,7 @@ def version_retry(*, name: str, number: int) -> StorageVersion:
         version = storage.versions.filter(number=number).first()
         if version is None:
             raise StorageNotFound(f"Storage '{name}' has no version {number}.")
-        if version.status in ACTIVE:
+        if version.status in ACTIVE_STATUSES:
             raise MigrationInProgress(
                 f"Version {number} of '{name}' is already being applied.", retry_after=5
             )
@@ -159,6 +158,4 @@ def version_retry(*, name: str, number: int) -> StorageVersion:
 
 
 def enqueue_migration(storage_id: int, number: int) -> None:
-    from factory.tasks import apply_version
-
     apply_version.enqueue(storage_id, number)
