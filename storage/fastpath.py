@@ -61,8 +61,9 @@ class Answer:
     headers: tuple[tuple[str, str], ...]
 
 
-# What DRF negotiates to our JSON renderer without a second thought.
-_PLAIN_ACCEPT = frozenset({"", "*/*", "application/json"})
+# What DRF negotiates to our JSON renderer without a second thought. No Accept header
+# reads as */*; an empty one accepts nothing, and DRF answers it 406 (not plain).
+_PLAIN_ACCEPT = frozenset({"*/*", "application/json"})
 # Single-record bodies; a larger body (a bulk) goes the general way.
 _MAX_BODY = 64 * 1024
 # Failures of a write that left nothing written: the general path answers them.
@@ -222,7 +223,7 @@ def plain(request: HttpRequest) -> bool:
     return (
         settings.RECORDS_FAST_PATH
         and not settings.THROTTLE_RATE
-        and meta.get("HTTP_ACCEPT", "") in _PLAIN_ACCEPT
+        and meta.get("HTTP_ACCEPT", "*/*") in _PLAIN_ACCEPT
         and "HTTP_IDEMPOTENCY_KEY" not in meta
         and "HTTP_IF_NONE_MATCH" not in meta
     )
