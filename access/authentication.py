@@ -8,11 +8,10 @@ from dataclasses import dataclass, field
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
+from access.credentials import bearer_secret, hash_secret
+from access.grants import GRANT_KINDS, grant_decode
 from access.models import Grant
 from access.selectors import StorageRow, token_lookup
-from access.services import hash_secret
-
-_KINDS = ("read", "write", "manage")
 
 
 @dataclass
@@ -23,11 +22,11 @@ class Principal:
     name: str
     admin: bool
     is_authenticated: bool = True
-    _access: dict[str, frozenset[str]] = field(default_factory=dict)
+    _access: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # Storages looked up with the token (name -> row, None when no such storage).
     storages: dict[str, StorageRow | None] = field(default_factory=dict)
 
-    def access_to(self, storage_name: str) -> frozenset[str]:
+    def access_to(self, storage_name: str) -> tuple[str, ...]:
         if storage_name not in self._access:
             self.access_load([storage_name])
         return self._access[storage_name]
@@ -38,14 +37,11 @@ class Principal:
         if not wanted:
             return
         rows = Grant.objects.filter(token_id=self.token_id, storage__name__in=wanted).values_list(
-            "storage__name", "read", "write", "manage"
+            "storage__name", *GRANT_KINDS
         )
         found = {name: flags for name, *flags in rows}
         for name in wanted:
-            flags = found.get(name, ())
-            self._access[name] = frozenset(
-                kind for kind, allowed in zip(_KINDS, flags, strict=False) if allowed
-            )
+            self._access[name] = grant_decode(found.get(name, ()))
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
@@ -55,18 +51,18 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         header = request.META.get("HTTP_AUTHORIZATION", "")
         if not header:
             return None
-        scheme, _, secret = header.partition(" ")
-        if scheme.lower() != "bearer" or not secret.strip() or len(secret) > 200:
+        secret = bearer_secret(header)
+        if secret is None:
             raise exceptions.AuthenticationFailed("Send `Authorization: Bearer <token>`.")
         # URLs that name a storage learn the token's grant and the storage's serving
         # version in the same query (the records API reads it: storage.runtime).
         storage_name = (request.parser_context or {}).get("kwargs", {}).get("name")
-        row = token_lookup(secret_hash=hash_secret(secret.strip()), storage_name=storage_name)
+        row = token_lookup(secret_hash=hash_secret(secret), storage_name=storage_name)
         if row is None:
             raise exceptions.AuthenticationFailed("The token is invalid, expired or revoked.")
         principal = Principal(token_id=row.id, name=row.name, admin=row.admin)
         if storage_name is not None:
-            principal._access[storage_name] = row.access or frozenset()
+            principal._access[storage_name] = row.access_to(storage_name)
             principal.storages[storage_name] = row.storage
         return principal, None
 

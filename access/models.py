@@ -2,8 +2,24 @@
 
 from __future__ import annotations
 
+import operator
+from datetime import datetime
+from typing import Any
+
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
+
+from access.grants import GRANT_KINDS, grant_decode
+
+
+def active_at(now: datetime) -> Q:
+    """A token is active until it is revoked, and until it expires when it has an expiry.
+
+    The one definition of "active": access.selectors.token_lookup compiles it into the
+    WHERE of its statement, ApiToken.is_active evaluates it on a row already read.
+    """
+    return Q(revoked_at=None) & (Q(expires_at=None) | Q(expires_at__gt=now))
 
 
 class ApiToken(models.Model):
@@ -25,8 +41,30 @@ class ApiToken(models.Model):
 
     @property
     def is_active(self) -> bool:
-        now = timezone.now()
-        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+        return _holds(active_at(timezone.now()), self)
+
+
+# The lookups a condition evaluated in Python may use, each as SQL reads it: a comparison
+# with NULL holds for no value (exact None is SQL's IS NULL).
+_LOOKUPS = {"exact": operator.eq, "gt": operator.gt}
+
+
+def _holds(condition: Q, row: Any) -> bool:
+    """`condition` evaluated on `row`'s attributes, as the database would evaluate it."""
+    results = []
+    for child in condition.children:
+        if isinstance(child, Q):
+            results.append(_holds(child, row))
+            continue
+        path, wanted = child
+        name, _, lookup = path.partition("__")
+        value, compare = getattr(row, name), _LOOKUPS[lookup or "exact"]
+        if compare is operator.eq and wanted is None:
+            results.append(value is None)
+        else:
+            results.append(value is not None and compare(value, wanted))
+    held = all(results) if condition.connector == Q.AND else any(results)
+    return held != condition.negated
 
 
 class Grant(models.Model):
@@ -37,6 +75,7 @@ class Grant(models.Model):
     storage = models.ForeignKey(
         "factory.StorageDefinition", on_delete=models.CASCADE, related_name="grants"
     )
+    # One boolean column per kind in access.grants.GRANT_KINDS, in that order.
     read = models.BooleanField(default=False)
     write = models.BooleanField(default=False)
     manage = models.BooleanField(default=False)
@@ -51,4 +90,4 @@ class Grant(models.Model):
 
     @property
     def access(self) -> list[str]:
-        return [name for name in ("read", "write", "manage") if getattr(self, name)]
+        return list(grant_decode(getattr(self, kind) for kind in GRANT_KINDS))

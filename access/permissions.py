@@ -1,4 +1,5 @@
-"""Who may do what: admin tokens everything; client tokens what their grants say."""
+"""DRF permissions: who may call a view. The grant rule itself is access.grants.may_access
+(imported here too, as the views ask it)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from typing import Any
 
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
+
+from access.grants import may_access
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -22,7 +25,7 @@ class IsAdminToken(BasePermission):
 
     def has_permission(self, request: Request, view: Any) -> bool:
         principal = _principal(request)
-        return bool(principal and principal.admin)
+        return principal is not None and may_access(principal, None, "admin")
 
 
 class IsAuthenticatedToken(BasePermission):
@@ -44,21 +47,7 @@ class StorageAccess(BasePermission):
         if principal is None:
             return False
         needed = getattr(view, "storage_access", {}).get(request.method, "admin")
-        name = view.kwargs.get("name")
-        if name is None:
-            return principal.admin or needed == "any"
-        return may_access(principal, name, needed)
-
-
-def may_access(principal: Any, storage_name: str, needed: str) -> bool:
-    """The grant rule, decided here only: admin tokens may do everything; a client token
-    what its grant on `storage_name` holds ("any": any grant at all; "admin": never)."""
-    if principal.admin:
-        return True
-    if needed == "admin":
-        return False
-    granted = principal.access_to(storage_name)
-    return bool(granted) if needed == "any" else needed in granted
+        return may_access(principal, view.kwargs.get("name"), needed)
 
 
 RECORD_ACCESS = {

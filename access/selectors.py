@@ -4,20 +4,25 @@ Every API request pays this lookup, so it is one statement compiled once: the to
 hash, and, when the URL names a storage, that storage's serving version and the token's
 grant on it. A read of one record can ride along (the record joined by its key): the
 records API's most common request then costs one round trip. Table and column names come
-from the models (quoted by Django); values are parameters.
+from the models (quoted by Django); values are parameters. Nothing here decides a rule
+itself: the token's WHERE is Django's compilation of access.models.active_at, and the grant
+check inside a write (token_guard) is access.grants.grant_condition.
 """
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from types import SimpleNamespace
 from typing import Any, Protocol
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection
+from django.db.models import Q
 from django.utils import timezone
 
-from access.models import ApiToken, Grant
+from access.grants import GRANT_KINDS, grant_condition, grant_decode
+from access.models import ApiToken, Grant, active_at
 from factory.models import StorageDefinition
 
 
@@ -58,14 +63,14 @@ class TokenRow:
     id: int
     name: str
     admin: bool
-    access: frozenset[str] | None  # on the named storage; None when no storage was named
+    access: tuple[str, ...] | None  # on the named storage; None when no storage was named
     storage: StorageRow | None  # None when not named, or no storage has that name
     record: SimpleNamespace | None = None  # the record asked for, when it exists
 
-    def access_to(self, storage_name: str) -> frozenset[str]:
+    def access_to(self, storage_name: str) -> tuple[str, ...]:
         """The grant on the storage this row was looked up for (as Principal answers;
-        access.permissions.may_access decides with it)."""
-        return self.access or frozenset()
+        access.grants.may_access decides with it)."""
+        return self.access or ()
 
 
 @dataclass(frozen=True)
@@ -76,29 +81,53 @@ class _Statements:
     storage_select: str
     storage_from: str
     where: str
+    # Each grant kind's column (alias `g`), and the token's admin column.
+    grant_columns: dict[str, str]
+    admin: str
+
+
+# Stand-ins the token's WHERE is compiled with; each request binds its own values.
+_SOME_HASH = "0" * 64
+_SOME_TIME = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
+
+
+def _token_where() -> str:
+    """The WHERE that finds the active token with a hash (params: the hash, now), compiled
+    by Django from the model's one definition of "active" (access.models.active_at)."""
+    query = ApiToken.objects.filter(Q(secret_hash=_SOME_HASH) & active_at(_SOME_TIME)).query
+    compiler = query.get_compiler(using=DEFAULT_DB_ALIAS)
+    where, params = compiler.compile(query.where)
+    if params != [_SOME_HASH, _now_param(_SOME_TIME)]:
+        raise ValueError(f"expected the hash and the time as parameters, got {params!r}")
+    return f"({where})"
+
+
+def _now_param(now: datetime.datetime) -> Any:
+    """`now` as Django binds it for the token's expiry (on SQLite: naive UTC text)."""
+    return ApiToken._meta.get_field("expires_at").get_db_prep_value(now, connection)
 
 
 @cache
 def _statements() -> _Statements:
     quote = connection.ops.quote_name
     token, grant, storage = (quote(m._meta.db_table) for m in (ApiToken, Grant, StorageDefinition))
-    active = (
-        "t.secret_hash = %s AND t.revoked_at IS NULL "
-        "AND (t.expires_at IS NULL OR t.expires_at > %s)"
-    )
-    select = (
-        "SELECT t.id, t.name, t.admin, g.read, g.write, g.manage, s.id, s.serving_version, s.status"
-    )
+    grant_columns = {kind: f"g.{quote(Grant._meta.get_field(kind).column)}" for kind in GRANT_KINDS}
+    t_id, t_name, t_admin = (f"{token}.{quote(name)}" for name in ("id", "name", "admin"))
+    active = _token_where()
+    granted = ", ".join(grant_columns[kind] for kind in GRANT_KINDS)
+    select = f"SELECT {t_id}, {t_name}, {t_admin}, {granted}, s.id, s.serving_version, s.status"
     tables = (
-        f"{token} t LEFT JOIN {storage} s ON s.name = %s "
-        f"LEFT JOIN {grant} g ON g.token_id = t.id AND g.storage_id = s.id"
+        f"{token} LEFT JOIN {storage} s ON s.name = %s "
+        f"LEFT JOIN {grant} g ON g.token_id = {t_id} AND g.storage_id = s.id"
     )
     return _Statements(
-        alone=f"SELECT t.id, t.name, t.admin FROM {token} t WHERE {active}",
+        alone=f"SELECT {t_id}, {t_name}, {t_admin} FROM {token} WHERE {active}",
         with_storage=f"{select} FROM {tables} WHERE {active}",
         storage_select=select,
         storage_from=tables,
         where=active,
+        grant_columns=grant_columns,
+        admin=t_admin,
     )
 
 
@@ -126,7 +155,7 @@ def token_lookup(
     storage row names the version it assumed before trusting it.
     """
     statements = _statements()
-    now = timezone.now()
+    now = _now_param(timezone.now())
     with connection.cursor() as cursor:
         if storage_name is None:
             cursor.execute(statements.alone, [secret_hash, now])
@@ -140,25 +169,23 @@ def token_lookup(
         return None
     if storage_name is None:
         return TokenRow(row[0], row[1], bool(row[2]), None, None)
-    kinds = ("read", "write", "manage")
-    access = frozenset(kind for kind, allowed in zip(kinds, row[3:6], strict=True) if allowed)
-    storage = StorageRow(row[6], row[7], row[8]) if row[6] is not None else None
-    found = record.record(row[9:]) if record is not None else None
+    kinds = len(GRANT_KINDS)
+    access = grant_decode(row[3 : 3 + kinds])
+    row_storage = row[3 + kinds : 6 + kinds]
+    storage = StorageRow(*row_storage) if row_storage[0] is not None else None
+    found = record.record(row[6 + kinds :]) if record is not None else None
     if found is not None and found.pk is None:
         found = None  # the LEFT JOIN found no record with that key
     return TokenRow(row[0], row[1], bool(row[2]), access, storage, found)
 
 
-_GRANT_COLUMNS = {"read": "g.read", "write": "g.write"}
-
-
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=16)
 def _authorized(access: tuple[str, ...]) -> str:
     parts = _statements()
-    granted = " AND ".join(_GRANT_COLUMNS[kind] for kind in access)
+    granted = grant_condition(admin=parts.admin, columns=parts.grant_columns, needed=access)
     return (
         f"SELECT 1 FROM {parts.storage_from} WHERE {parts.where} "
-        f"AND s.id = %s AND s.serving_version = %s AND (t.admin OR ({granted}))"
+        f"AND s.id = %s AND s.serving_version = %s AND {granted}"
     )
 
 
@@ -171,7 +198,7 @@ def token_guard(
     access: tuple[str, ...],
 ) -> Guard:
     """A guard that holds a row only while this token is active and may do each of
-    `access` ("read", "write") on this storage, and the storage, by this id, serves this
-    version: a write made under it is authorised in its own statement."""
-    params = (storage_name, secret_hash, timezone.now(), storage_id, version)
+    `access` (as access.grants.may_access decides) on this storage, and the storage, by
+    this id, serves this version: a write made under it is authorised in its own statement."""
+    params = (storage_name, secret_hash, _now_param(timezone.now()), storage_id, version)
     return Guard(name="authorized", sql=_authorized(access), params=params)

@@ -2,8 +2,8 @@
 
 from rest_framework import serializers
 
+from access.grants import GRANT_KINDS
 from access.models import ApiToken
-from access.services import ACCESS_KINDS
 
 
 class _NoUnknownKeys:
@@ -20,7 +20,7 @@ class _NoUnknownKeys:
 class GrantSerializer(_NoUnknownKeys, serializers.Serializer):
     storage = serializers.CharField(max_length=50)
     access = serializers.ListField(
-        child=serializers.ChoiceField(choices=ACCESS_KINDS), min_length=1, max_length=3
+        child=serializers.ChoiceField(choices=GRANT_KINDS), min_length=1, max_length=3
     )
 
     def to_representation(self, grant):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,16 +10,13 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from access.credentials import hash_secret
+from access.grants import GRANT_KINDS
 from access.models import ApiToken, Grant
 from core.errors import NotFound, ValidationFailed
 from factory.models import StorageDefinition
 
 TOKEN_PREFIX = "dst_"
-ACCESS_KINDS = ("read", "write", "manage")
-
-
-def hash_secret(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 @dataclass
@@ -48,7 +44,7 @@ def token_issue(
             expires_at=expires_at,
         )
         Grant.objects.bulk_create(
-            Grant(token=token, storage=storage, **{kind: kind in access for kind in ACCESS_KINDS})
+            Grant(token=token, storage=storage, **{kind: kind in access for kind in GRANT_KINDS})
             for storage, access in resolved
         )
     return IssuedToken(token=token, secret=secret)

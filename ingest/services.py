@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from access.permissions import may_access
+from access.grants import may_access
 from core.errors import PayloadTooLarge, UniqueViolation, ValidationFailed
 from core.json import dumps
 from ingest.routing import Route

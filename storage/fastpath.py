@@ -35,9 +35,9 @@ from django.db import DatabaseError, DataError, IntegrityError
 from django.http import HttpRequest, HttpResponse
 from rest_framework.exceptions import UnsupportedMediaType
 
-from access.permissions import may_access
+from access.credentials import bearer_hash
+from access.grants import may_access
 from access.selectors import TokenRow, token_guard, token_lookup
-from access.services import hash_secret
 from core.conditional import etag
 from core.errors import DomainError
 from core.json import dumps, loads
@@ -230,12 +230,9 @@ def plain(request: HttpRequest) -> bool:
 
 
 def _secret_hash(request: HttpRequest) -> str | None:
-    """The bearer secret's hash, read as access.authentication.BearerTokenAuthentication
-    reads it; None for any header it would refuse."""
-    scheme, _, secret = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
-    if scheme.lower() != "bearer" or not secret.strip() or len(secret) > 200:
-        return None
-    return hash_secret(secret.strip())
+    """The bearer secret's hash (access.credentials, as DRF's authentication reads it);
+    None for any header it would refuse."""
+    return bearer_hash(request.META.get("HTTP_AUTHORIZATION", ""))
 
 
 def _token(request: HttpRequest, name: str, **record: Any) -> TokenRow | None:
@@ -278,7 +275,7 @@ def _runtime(request: HttpRequest, name: str, *needed: str) -> RecordRuntime | N
     token = _token(request, name)
     if token is None or token.storage is None or token.storage.serving_version is None:
         return None
-    if not all(may_access(token, name, kind) for kind in needed):
+    if not may_access(token, name, *needed):
         return None
     return runtime_for_row(name, token.storage)
 
