@@ -72,8 +72,12 @@ def create_storage():
 def _tasks_run_inline():
     """Background tasks run inline in tests (on commit), instead of in a worker process."""
     from django.conf import settings
+    from django.core.signals import setting_changed
 
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    # The backends may be built already (a task is checked against its backend when its
+    # module is imported, as collecting the tests does): django_tasks rebuilds them on this.
+    setting_changed.send(sender=None, setting="TASKS", value=settings.TASKS, enter=True)
 
 
 @pytest.fixture(autouse=True)
