@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from core.views import HealthView, LivenessView
+from storage.urls import contract_urls
 
 api_v1 = [
     path("health/", HealthView.as_view(), name="health"),
@@ -12,6 +13,7 @@ api_v1 = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("auth/", include("access.urls")),
     path("factory/", include("factory.urls")),
+    path("factory/", include(contract_urls)),
     path("storage/", include("storage.urls")),
     path("ingest/", include("ingest.urls")),
 ]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.urls import reverse
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
-    OpenApiResponse,
     PolymorphicProxySerializer,
     extend_schema,
 )
@@ -14,6 +14,7 @@ from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.reverse import reverse as api_reverse
 from rest_framework.views import APIView
 
 from access.permissions import StorageAccess, may_access
@@ -33,13 +34,7 @@ from factory.serializers import (
 )
 from factory.services.storages import storage_create, storage_delete
 from factory.services.versions import VersionOutcome, version_declare, version_retry
-from storage.contract import storage_contract
 
-_CONTRACT = (
-    "An OpenAPI 3.0 document of this storage's records API, generated from the definition "
-    "it serves: every field with its type, constraints and nullability, and every filter "
-    "it accepts. Feed it to a client generator; it changes with each version (`ETag`)."
-)
 # A PUT answers 200 with the new definition or, with ?dry_run=true, with the verdict.
 _UPDATE_RESULT = PolymorphicProxySerializer(
     component_name="StorageUpdateResult",
@@ -56,6 +51,16 @@ class StorageViewSet(viewsets.GenericViewSet):
     lookup_field = "name"
     lookup_value_regex = "[^/]+"
     serializer_class = StorageDetailSerializer
+
+    def get_extra_action_url_map(self) -> dict[str, Any]:
+        """The browsable API's links: the storage's contract too, which the records app
+        serves (storage.contract_views) at a URL of this viewset's."""
+        links = super().get_extra_action_url_map()
+        if self.detail:
+            links["Contract"] = api_reverse(
+                "storage-contract", kwargs=self.kwargs, request=self.request
+            )
+        return links
 
     def get_object(self) -> StorageDefinition:
         # DRF's OPTIONS answer asks for the object before describing PUT (a 500 without it).
@@ -114,24 +119,6 @@ class StorageViewSet(viewsets.GenericViewSet):
         body = {**selectors.storage_definition(storage=outcome.storage), "changes": outcome.changes}
         code = status.HTTP_202_ACCEPTED if outcome.needs_worker else status.HTTP_200_OK
         return Response(body, status=code, headers={"ETag": etag(outcome.storage.version)})
-
-    @extend_schema(
-        summary="The storage's own OpenAPI contract (exact fields and filters)",
-        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description=_CONTRACT)},
-    )
-    @action(detail=True, methods=["get"], url_path="schema")
-    def contract(self, request: Request, name: str) -> Response:
-        """The OpenAPI contract of this storage's records API (its serving version)."""
-        storage = selectors.storage_get(name=name)
-        version = selectors.version_get(
-            storage=storage, number=storage.serving_version or storage.version
-        )
-        document = storage_contract(
-            definition=version.definition,
-            version=version.number,
-            base_path=reverse("record-list", kwargs={"name": "x"})[: -len("x/")],
-        )
-        return Response(document, headers={"ETag": etag(version.number)})
 
     @extend_schema(
         summary="Delete a storage, its table and its versions",

@@ -1,6 +1,7 @@
-from django.urls import path, register_converter
+from django.urls import path, re_path, register_converter
 
 from storage import fastpath
+from storage.contract_views import ContractView
 from storage.views import RecordDetailView, RecordListView
 
 
@@ -26,4 +27,11 @@ urlpatterns = [
         fastpath.record_detail(RecordDetailView.as_view()),
         name="record-detail",
     ),
+]
+
+# A storage's contract, at the URL it has always had among the factory's routes
+# (datastorage/urls.py mounts these under factory/; storage.contract_views says why here),
+# spelt as the factory's router spells its storage URLs (the API description shows it).
+contract_urls = [
+    re_path(r"^storage/(?P<name>[^/]+)/schema/$", ContractView.as_view(), name="storage-contract"),
 ]
