@@ -92,19 +92,15 @@ _SOME_TIME = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
 
 
 def _token_where() -> str:
-    """The WHERE that finds the active token with a hash (params: the hash, now), compiled
-    by Django from the model's one definition of "active" (access.models.active_at)."""
+    """The WHERE that finds the active token with a hash (params: the hash, then now as a
+    datetime, which both drivers adapt), compiled by Django from the model's one definition
+    of "active" (access.models.active_at)."""
     query = ApiToken.objects.filter(Q(secret_hash=_SOME_HASH) & active_at(_SOME_TIME)).query
     compiler = query.get_compiler(using=DEFAULT_DB_ALIAS)
     where, params = compiler.compile(query.where)
-    if params != [_SOME_HASH, _now_param(_SOME_TIME)]:
+    if len(params) != 2 or params[0] != _SOME_HASH:
         raise ValueError(f"expected the hash and the time as parameters, got {params!r}")
     return f"({where})"
-
-
-def _now_param(now: datetime.datetime) -> Any:
-    """`now` as Django binds it for the token's expiry (on SQLite: naive UTC text)."""
-    return ApiToken._meta.get_field("expires_at").get_db_prep_value(now, connection)
 
 
 @cache
@@ -155,7 +151,7 @@ def token_lookup(
     storage row names the version it assumed before trusting it.
     """
     statements = _statements()
-    now = _now_param(timezone.now())
+    now = timezone.now()
     with connection.cursor() as cursor:
         if storage_name is None:
             cursor.execute(statements.alone, [secret_hash, now])
@@ -200,5 +196,5 @@ def token_guard(
     """A guard that holds a row only while this token is active and may do each of
     `access` (as access.grants.may_access decides) on this storage, and the storage, by
     this id, serves this version: a write made under it is authorised in its own statement."""
-    params = (storage_name, secret_hash, _now_param(timezone.now()), storage_id, version)
+    params = (storage_name, secret_hash, timezone.now(), storage_id, version)
     return Guard(name="authorized", sql=_authorized(access), params=params)
