@@ -8,7 +8,7 @@ PORT ?= 8000
 WEB_CONCURRENCY ?= 2
 export HOST PORT WEB_CONCURRENCY
 
-.PHONY: run serve test test-postgres test-sqlite lint format install docs bench bench-schema bench-ingest clean
+.PHONY: run serve test test-postgres test-sqlite test-sqlite-slowpath lint format install docs bench bench-schema bench-ingest clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,8 +45,9 @@ serve:
 	trap 'kill $$server $$worker 2>/dev/null; wait $$server $$worker 2>/dev/null' EXIT INT TERM HUP; \
 	wait $$server
 
-## test: lint, then the whole suite on a throwaway PostgreSQL, then on SQLite
-test: install lint test-postgres test-sqlite
+## test: lint, then the whole suite on a throwaway PostgreSQL, then on SQLite, then on
+## SQLite again with the fast lane and the front door off
+test: install lint test-postgres test-sqlite test-sqlite-slowpath
 
 lint:
 	$(BIN)/ruff check .
@@ -57,6 +58,11 @@ test-postgres: install
 
 test-sqlite: install
 	DATABASE_URL= $(BIN)/pytest -m "not postgresql" $(PYTEST_ARGS)
+
+## test-sqlite-slowpath: every request through Django and the DRF views, which must give
+## the same answers (tests marked `fastpath`, about the shortcuts themselves, deselected)
+test-sqlite-slowpath: install
+	DATABASE_URL= RECORDS_FAST_PATH=0 $(BIN)/pytest -m "not postgresql" $(PYTEST_ARGS)
 
 format: install
 	$(BIN)/ruff check --fix .

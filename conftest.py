@@ -14,16 +14,31 @@ def _on_postgresql() -> bool:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # Vendor-specific behaviour is deselected on the other database (not skipped: nothing
     # hides there). `postgresql`: PostgreSQL only; `sqlite`: what SQLite alone answers.
-    other = "sqlite" if _on_postgresql() else "postgresql"
-    kept = [item for item in items if item.get_closest_marker(other) is None]
-    deselected = [item for item in items if item.get_closest_marker(other) is not None]
+    # `fastpath`: tests of the fast lane and front door themselves, deselected in the run
+    # with both off (RECORDS_FAST_PATH=0, make test-sqlite-slowpath).
+    other = {"sqlite" if _on_postgresql() else "postgresql"}
+    if not _fast_path_on():
+        other.add("fastpath")
+    kept = [item for item in items if not other & _markers(item)]
+    deselected = [item for item in items if other & _markers(item)]
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = kept
 
 
+def _fast_path_on() -> bool:
+    from django.conf import settings
+
+    return bool(settings.RECORDS_FAST_PATH)
+
+
+def _markers(item: pytest.Item) -> set[str]:
+    return {marker.name for marker in item.iter_markers()}
+
+
 def pytest_report_header(config: pytest.Config) -> str:
-    return f"database: {'postgresql' if _on_postgresql() else 'sqlite'}"
+    fast = "on" if _fast_path_on() else "off (RECORDS_FAST_PATH=0)"
+    return f"database: {'postgresql' if _on_postgresql() else 'sqlite'}; fast path: {fast}"
 
 
 @pytest.fixture

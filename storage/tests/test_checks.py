@@ -25,6 +25,13 @@ def _unused(environ, start_response):
     raise AssertionError
 
 
+@pytest.fixture(autouse=True)
+def _fast_path_chosen(settings):
+    """Every test here but one is about settings that turn the door off by accident (the
+    suite also runs with RECORDS_FAST_PATH=0: make test-sqlite-slowpath)."""
+    settings.RECORDS_FAST_PATH = True
+
+
 def test_nothing_is_said_when_the_front_door_is_on():
     assert off_reason() is None
     assert front_door() == []

@@ -216,6 +216,7 @@ def served(api_client, create_storage) -> Callable[[], dict]:
     return lambda: api_client.get(f"{URL}{created['id']}/")
 
 
+@pytest.mark.fastpath  # the fast lane's one statement
 @pytest.mark.django_db(transaction=True)
 def test_a_read_costs_one_query_once_the_storage_was_served(served, django_assert_num_queries):
     with django_assert_num_queries(1):
@@ -259,6 +260,7 @@ def test_a_revoked_token_is_refused_on_the_fast_path_too(served, admin_token, ap
     assert served().status_code == 401
 
 
+@pytest.mark.fastpath  # the fast lane's one statement
 @pytest.mark.django_db(transaction=True)
 def test_an_update_costs_one_query_once_the_storage_was_served(
     served, api_client, django_assert_num_queries

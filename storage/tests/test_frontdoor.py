@@ -197,6 +197,7 @@ def test_the_front_door_answers_as_django_does(app, spy, settings):
     assert len(spy.handed) == 3 + len(fast) - len(answered)
 
 
+@pytest.mark.fastpath  # the front door answers both pages itself (spy.handed)
 def test_a_page_names_its_next_page_as_django_does(app, spy, admin_token, dogs, add_dog):
     for name in ("Ada", "Bo", "Cy"):
         add_dog(name=name, breed="lab")
@@ -247,6 +248,7 @@ def test_the_front_door_is_off_with_another_middleware_list(served, spy, setting
     assert spy.handed == [f"{URL}1/?"]  # (Django's handler loaded its list at start-up)
 
 
+@pytest.mark.fastpath  # the front door's own header template (spy.handed)
 def test_strict_transport_security_is_added_as_django_adds_it(served, spy, settings, admin_token):
     settings.SECURE_HSTS_SECONDS = 3600
     app = RecordReads(spy)  # the headers of an answer are computed once per front door
@@ -260,6 +262,7 @@ def test_strict_transport_security_is_added_as_django_adds_it(served, spy, setti
 
 
 @pytest.mark.postgresql  # the pool's behaviour (SQLite's test database is never closed)
+@pytest.mark.fastpath  # the connection the front door keeps between reads
 def test_a_read_keeps_its_connection_and_django_returns_it(served, app):
     served()
     held = connection.connection
@@ -274,6 +277,7 @@ def test_a_read_keeps_its_connection_and_django_returns_it(served, app):
 
 
 @pytest.mark.postgresql
+@pytest.mark.fastpath  # the connection the front door keeps between reads
 def test_a_read_on_a_killed_connection_is_answered(served, spy, caplog):
     served()
     pid = connection.connection.info.backend_pid
