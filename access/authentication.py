@@ -9,7 +9,7 @@ from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
 from access.credentials import bearer_secret, hash_secret
-from access.grants import GRANT_KINDS, grant_decode
+from access.grants import GRANT_KINDS, grant_decode, may_access
 from access.models import Grant
 from access.selectors import StorageRow, token_lookup
 
@@ -25,6 +25,11 @@ class Principal:
     _access: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # Storages looked up with the token (name -> row, None when no such storage).
     storages: dict[str, StorageRow | None] = field(default_factory=dict)
+
+    def may(self, storage_name: str | None, *needed: str) -> bool:
+        """access.grants.may_access for this principal: the apps below access (factory),
+        which cannot import the rule, ask the principal they are handed."""
+        return may_access(self, storage_name, *needed)
 
     def access_to(self, storage_name: str) -> tuple[str, ...]:
         if storage_name not in self._access:

@@ -4,7 +4,9 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from access.permissions import StorageAccess
 from core.views import HealthView, LivenessView
+from factory.urls import factory_urls
 from storage.urls import contract_urls
 
 api_v1 = [
@@ -12,7 +14,8 @@ api_v1 = [
     path("health/live/", LivenessView.as_view(), name="health-live"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("auth/", include("access.urls")),
-    path("factory/", include("factory.urls")),
+    # The factory's views, below the access app, get its grant check from here.
+    path("factory/", include(factory_urls(permission=StorageAccess))),
     path("factory/", include(contract_urls)),
     path("storage/", include("storage.urls")),
     path("ingest/", include("ingest.urls")),

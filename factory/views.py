@@ -1,4 +1,9 @@
-"""HTTP for the factory: each view parses, calls one service or selector, and answers."""
+"""HTTP for the factory: each view parses, calls one service or selector, and answers.
+
+Each view declares what each method needs of a token (`storage_access`); the access app,
+above this one, checks it: datastorage/urls.py routes these views with its StorageAccess
+(factory.urls.factory_urls). Left out, DRF's default admits admin tokens only.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +22,6 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse as api_reverse
 from rest_framework.views import APIView
 
-from access.permissions import StorageAccess, may_access
 from core.conditional import etag
 from core.openapi import also_answers, if_match
 from factory import selectors
@@ -44,7 +48,6 @@ _UPDATE_RESULT = PolymorphicProxySerializer(
 
 
 class StorageViewSet(viewsets.GenericViewSet):
-    permission_classes = [StorageAccess]
     # Reads need any grant on the storage (the list shows only those); changing a definition
     # needs `manage`; creating and dropping storages need an admin token.
     storage_access = {"GET": "any", "HEAD": "any", "OPTIONS": "any", "PUT": "manage"}
@@ -112,7 +115,7 @@ class StorageViewSet(viewsets.GenericViewSet):
             if_match=request.headers.get("If-Match"),
             dry_run=dry_run,
             # A source routes other producers' events: only admin tokens may widen one.
-            may_route=may_access(request.user, name, "admin"),
+            may_route=request.user.may(name, "admin"),
         )
         if dry_run:
             return Response(ChangeVerdictSerializer(_verdict(outcome)).data)
@@ -142,7 +145,6 @@ def _verdict(outcome: VersionOutcome) -> dict:
 
 
 class VersionViewSet(viewsets.GenericViewSet):
-    permission_classes = [StorageAccess]
     storage_access = {"GET": "manage", "HEAD": "manage", "OPTIONS": "manage", "POST": "manage"}
     serializer_class = VersionDetailSerializer
     lookup_field = "number"
@@ -172,7 +174,6 @@ class VersionViewSet(viewsets.GenericViewSet):
 
 
 class ReadyStatusView(APIView):
-    permission_classes = [StorageAccess]
     storage_access = {"GET": "any", "HEAD": "any", "OPTIONS": "any"}
 
     @extend_schema(summary="Is the latest version served yet?", responses=ReadyStatusSerializer)
