@@ -49,9 +49,11 @@ serve:
 ## SQLite again with the fast lane and the front door off
 test: install lint test-postgres test-sqlite test-sqlite-slowpath
 
+## lint: Ruff, and import-linter: the apps import downward only (.importlinter)
 lint:
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 test-postgres: install
 	$(BIN)/python scripts/with_postgres.py -- $(BIN)/pytest $(PYTEST_ARGS)
