@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from core.json import loads
-from storage.export import csv_kinds, unneutralise
+from factory.schema.types import FieldType
+from storage.export import csv_types, unneutralise
 
 
 def file_format(path: Path) -> str:
@@ -37,7 +38,8 @@ def read_csv(path: Path, definition: dict[str, Any]) -> Iterator[tuple[int, Any]
     """CSV rows as records, read as storage.export writes them: an empty cell is null where
     the field is nullable and left out otherwise (so a default applies); `""` is empty text
     in a text field; a text or JSON cell loses the ' that neutralised a formula; numbers,
-    booleans and JSON cells are converted by the storage's field types. A row's number is
+    booleans and JSON cells are converted by the storage's field types (their `from_csv`
+    and `csv_form`, factory.schema.types). A row's number is
     the line it starts on in the file (quoted newlines and blank lines counted); a row
     whose cell count differs from the header's yields a ValueError."""
     columns = _columns(definition)
@@ -62,15 +64,16 @@ def _recorded(lines: Iterable[str], record: list[str]) -> Iterator[str]:
         yield line
 
 
-def _columns(definition: dict[str, Any]) -> dict[str, tuple[str | None, bool]]:
+_Columns = dict[str, tuple[type[FieldType] | None, bool]]
+
+
+def _columns(definition: dict[str, Any]) -> _Columns:
     """(value type, nullable) by field name; the key is not nullable."""
     nullable = {spec["name"]: spec["nullable"] for spec in definition["fields"]}
-    return {name: (kind, nullable.get(name, False)) for name, kind in csv_kinds(definition).items()}
+    return {name: (kind, nullable.get(name, False)) for name, kind in csv_types(definition).items()}
 
 
-def _record(
-    header: list[str], row: list[str], columns: dict[str, tuple[str | None, bool]], raw: str
-) -> Any:
+def _record(header: list[str], row: list[str], columns: _Columns, raw: str) -> Any:
     if len(row) != len(header):
         return ValueError(f"{len(row)} cells, the header has {len(header)}")
     quoted = _quoted_empty(raw) if "" in row else set()
@@ -78,7 +81,8 @@ def _record(
     try:
         for position, (name, value) in enumerate(zip(header, row, strict=True)):
             kind, nullable = columns.get(name, (None, False))
-            if value == "" and not (kind == "text" and position in quoted):
+            empty_text = kind is not None and kind.csv_form == "text" and position in quoted
+            if value == "" and not empty_text:
                 if nullable:
                     record[name] = None
                 continue
@@ -106,26 +110,9 @@ def _quoted_empty(raw: str) -> set[int]:
         position += 1
 
 
-_INTEGER = re.compile(r"[+-]?[0-9]+")
-
-
-def _cell(value: str, kind: str | None) -> Any:
-    if kind == "integer":
-        if not _INTEGER.fullmatch(value):
-            raise ValueError(f"{value!r} is not an integer")
-        return int(value)
-    if kind == "float":
-        try:
-            return float(value)
-        except ValueError:
-            raise ValueError(f"{value!r} is not a number") from None
-    if kind == "boolean":
-        if value.lower() not in ("true", "false"):
-            raise ValueError(f"{value!r} is not true or false")
-        return value.lower() == "true"
-    if kind == "json":
-        try:
-            return loads(unneutralise(value))
-        except ValueError as exc:
-            raise ValueError(f"{value!r} is not JSON ({exc})") from None
-    return unneutralise(value) if kind == "text" else value
+def _cell(value: str, kind: type[FieldType] | None) -> Any:
+    if kind is None:  # not a field: the validator words the error
+        return value
+    if kind.csv_form != "plain":  # text, as export.neutralise wrote it
+        value = unneutralise(value)
+    return kind.from_csv(value)

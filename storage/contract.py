@@ -10,71 +10,28 @@ from __future__ import annotations
 from typing import Any
 
 from core.openapi import PROBLEM_SCHEMA, problem_response
-from factory.schema.definition import SYSTEM_FIELDS
-from factory.schema.fields import INT64_MAX, INT64_MIN
-from factory.schema.types import FIELD_TYPES, KEY_VALUE_TYPES
+from factory.schema.specs import FieldSpec, PrimaryKeySpec, StorageSpec
 from storage import export
-from storage.serializers import MAX_TEXT_KEY
-
-_FORMATS: dict[str, dict[str, Any]] = {
-    "integer": {"type": "integer", "format": "int64"},
-    "float": {"type": "number", "format": "double"},
-    "decimal": {"type": "string", "format": "decimal", "pattern": r"^-?\d+(\.\d+)?$"},
-    "boolean": {"type": "boolean"},
-    "text": {"type": "string"},
-    "date": {"type": "string", "format": "date"},
-    "datetime": {"type": "string", "format": "date-time"},
-    "uuid": {"type": "string", "format": "uuid"},
-    "json": {},
-}
+from storage.filters import filter_catalogue
 
 
-def value_schema(spec: dict[str, Any]) -> dict[str, Any]:
-    schema = dict(_FORMATS[spec["type"]])
-    if spec.get("max_length"):
-        schema["maxLength"] = spec["max_length"]
-    if spec["type"] in ("integer", "float"):
-        _bounds(schema, spec)
-    if spec.get("choices"):
+def value_schema(spec: FieldSpec) -> dict[str, Any]:
+    schema = spec.type.schema(spec)
+    if spec.choices:
         # OpenAPI 3.0: `nullable` does not widen an enum, so null is listed when allowed.
-        schema["enum"] = [*spec["choices"], *([None] if spec.get("nullable") else [])]
-    if spec.get("nullable"):
+        schema["enum"] = [*spec.choices, *([None] if spec.nullable else [])]
+    if spec.nullable:
         schema["nullable"] = True
-    if "default" in spec:
-        schema["default"] = spec["default"]
-    if spec["type"] == "decimal":
-        schema["description"] = _decimal_description(spec)
+    if spec.has_default:
+        schema["default"] = spec.default
+    description = spec.type.description(spec)
+    if description is not None:
+        schema["description"] = description
     return schema
 
 
-def _bounds(schema: dict[str, Any], spec: dict[str, Any]) -> None:
-    # Integers are 64-bit whatever the definition says: a client must not send more.
-    low, high = (INT64_MIN, INT64_MAX) if spec["type"] == "integer" else (None, None)
-    low = spec["min"] if spec.get("min") is not None else low
-    high = spec["max"] if spec.get("max") is not None else high
-    if low is not None:
-        schema["minimum"] = low
-    if high is not None:
-        schema["maximum"] = high
-
-
-def _decimal_description(spec: dict[str, Any]) -> str:
-    text = (
-        f"Decimal with at most {spec['max_digits']} digits, {spec['decimal_places']} after "
-        "the point; sent (as a string or a number) and returned as a string."
-    )
-    if spec.get("min") is not None:
-        text += f" At least {spec['min']}."
-    if spec.get("max") is not None:
-        text += f" At most {spec['max']}."
-    return text
-
-
-def _key_schema(primary_key: dict[str, str]) -> dict[str, Any]:
-    schema = dict(_FORMATS[KEY_VALUE_TYPES[primary_key["type"]]])
-    if primary_key["type"] == "text":
-        schema.update(minLength=1, maxLength=MAX_TEXT_KEY)
-    return schema
+def _key_schema(primary_key: PrimaryKeySpec) -> dict[str, Any]:
+    return primary_key.type.schema()
 
 
 _SYSTEM = {
@@ -84,25 +41,23 @@ _SYSTEM = {
 }
 
 
-def record_schemas(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    pk = definition["primary_key"]
+def record_schemas(definition: StorageSpec) -> dict[str, dict[str, Any]]:
+    pk = definition.primary_key
     key = _key_schema(pk)
-    fields = {spec["name"]: value_schema(spec) for spec in definition["fields"]}
+    fields = {spec.name: value_schema(spec) for spec in definition.fields}
     # Left out of a create or a replace, a field takes its default, else null: one that has
     # neither, or is required, must be sent.
     needed = [
-        s["name"]
-        for s in definition["fields"]
-        if s["required"] or (not s["nullable"] and "default" not in s)
+        s.name for s in definition.fields if s.required or (not s.nullable and not s.has_default)
     ]
-    every = {pk["name"]: key, **fields, **_SYSTEM}
+    every = {pk.name: key, **fields, **_SYSTEM}
     create_props, create_required = dict(fields), list(needed)
-    if pk["type"] != "serial":
-        create_props = {pk["name"]: key, **fields}
-        if pk["type"] in ("integer", "text"):
-            create_required.insert(0, pk["name"])
+    if not pk.type.generated:
+        create_props = {pk.name: key, **fields}
+        if pk.type.natural:
+            create_required.insert(0, pk.name)
     update_props = {
-        pk["name"]: {**key, "description": "Only its current value: a key never changes."},
+        pk.name: {**key, "description": "Only its current value: a key never changes."},
         **fields,
         "_version": {
             "type": "integer",
@@ -114,7 +69,7 @@ def record_schemas(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
         "Record": _object(every, [*every]),
         "ListedRecord": _object(
             every,
-            [pk["name"], "_version"],
+            [pk.name, "_version"],
             "A record in a list: every field, or only those named by `fields` (with the key "
             "and `_version`).",
         ),
@@ -139,26 +94,15 @@ def _object(
     return schema
 
 
-def filter_parameters(definition: dict[str, Any]) -> list[dict[str, Any]]:
-    params: list[dict[str, Any]] = []
-    pk = definition["primary_key"]
-    specs = [({"name": pk["name"], "type": KEY_VALUE_TYPES[pk["type"]], "nullable": False})]
-    specs += definition["fields"]
-    for spec in specs:
-        base = {k: v for k, v in _FORMATS[spec["type"]].items() if k != "pattern"}
-        lookups = list(FIELD_TYPES[spec["type"]].lookups)
-        if spec.get("nullable") and spec is not specs[0]:
-            lookups.append("isnull")
-        for lookup in lookups:
-            params.append(_filter_param(spec["name"], lookup, base))
-    for name in ("_created_at", "_updated_at"):
-        for lookup in ("gt", "gte", "lt", "lte"):
-            params.append(_filter_param(name, lookup, _FORMATS[SYSTEM_FIELDS[name]]))
+def filter_parameters(definition: StorageSpec) -> list[dict[str, Any]]:
+    params = []
+    for parameter in filter_catalogue(definition):
+        base = {k: v for k, v in parameter.type.openapi.items() if k != "pattern"}
+        params.append(_filter_param(parameter.name, parameter.lookup, base))
     return params
 
 
-def _filter_param(field: str, lookup: str, base: dict[str, Any]) -> dict[str, Any]:
-    name = field if lookup == "exact" else f"{field}__{lookup}"
+def _filter_param(name: str, lookup: str, base: dict[str, Any]) -> dict[str, Any]:
     parameter: dict[str, Any] = {"name": name, "in": "query", "required": False}
     if lookup == "isnull":
         schema: dict[str, Any] = {"type": "string", "enum": ["true", "false"]}
@@ -176,10 +120,8 @@ def _filter_param(field: str, lookup: str, base: dict[str, Any]) -> dict[str, An
     return {**parameter, "schema": schema}
 
 
-def _paging_parameters(definition: dict[str, Any]) -> list[dict[str, Any]]:
-    orderable = [definition["primary_key"]["name"], *SYSTEM_FIELDS] + [
-        s["name"] for s in definition["fields"] if s["type"] != "json"
-    ]
+def _paging_parameters(definition: StorageSpec) -> list[dict[str, Any]]:
+    orderable = definition.orderable
     return [
         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}},
         {"name": "cursor", "in": "query", "schema": {"type": "string"}},
@@ -254,7 +196,7 @@ _IDEMPOTENCY_KEY = {
 }
 
 
-def _collection(name: str, definition: dict[str, Any]) -> dict[str, Any]:
+def _collection(name: str, definition: StorageSpec) -> dict[str, Any]:
     page = {
         "type": "object",
         "properties": {
@@ -288,12 +230,12 @@ def _collection(name: str, definition: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _item(name: str, definition: dict[str, Any]) -> dict[str, Any]:
+def _item(name: str, definition: StorageSpec) -> dict[str, Any]:
     key = {
         "name": "key",
         "in": "path",
         "required": True,
-        "schema": _key_schema(definition["primary_key"]),
+        "schema": _key_schema(definition.primary_key),
     }
     record = _json(_ref("Record"), "the record", etag=True)
     write = _errors(400, 404, 409, 412, 413, 415, 428)
@@ -330,21 +272,22 @@ def _item(name: str, definition: dict[str, Any]) -> dict[str, Any]:
 
 def storage_contract(*, definition: dict[str, Any], version: int, base_path: str) -> dict:
     """An OpenAPI 3.0 document for the records API of one storage version."""
-    name = definition["name"]
+    spec = StorageSpec.from_normal(definition)
+    name = spec.name
     collection = f"{base_path}{name}/"
     return {
         "openapi": "3.0.3",
         "info": {
             "title": f"datastorage: {name}",
             "version": str(version),
-            "description": definition["description"],
+            "description": spec.description,
         },
         "paths": {
-            collection: _collection(name, definition),
-            f"{collection}{{key}}/": _item(name, definition),
+            collection: _collection(name, spec),
+            f"{collection}{{key}}/": _item(name, spec),
         },
         "components": {
-            "schemas": {**record_schemas(definition), "Problem": PROBLEM_SCHEMA},
+            "schemas": {**record_schemas(spec), "Problem": PROBLEM_SCHEMA},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
         "security": [{"bearer": []}],

@@ -21,7 +21,8 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from core.json import dumps
-from factory.schema.types import KEY_VALUE_TYPES
+from factory.schema.specs import StorageSpec
+from factory.schema.types import FieldType
 from storage.serializers import represent
 
 FORMATS = {"ndjson": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
@@ -46,8 +47,11 @@ def ndjson_lines(rows: Iterable[Any], pairs: list) -> Iterator[bytes]:
 
 def csv_lines(rows: Iterable[Any], pairs: list, definition: dict[str, Any]) -> Iterator[str]:
     """A header row, then one row per record, cells as the module docstring says."""
-    kinds = csv_kinds(definition)
-    encoders = [_ENCODERS.get(kinds.get(name), _plain_cell) for name, _ in pairs]
+    types = csv_types(definition)
+    encoders = [
+        _ENCODERS.get(types[name].csv_form if name in types else "plain", _plain_cell)
+        for name, _ in pairs
+    ]
     lines = [",".join(_quoted(name) for name, _ in pairs) + "\r\n"]
     for row in rows:
         values = represent(row, pairs).values()
@@ -60,13 +64,14 @@ def csv_lines(rows: Iterable[Any], pairs: list, definition: dict[str, Any]) -> I
     yield "".join(lines)
 
 
-def csv_kinds(definition: dict[str, Any]) -> dict[str, str]:
+def csv_types(definition: dict[str, Any]) -> dict[str, type[FieldType]]:
     """The value type of every field a CSV file of this storage holds, by name (the key's
-    as its values' type; the system fields are not text, and are left out)."""
-    key = definition["primary_key"]
-    kinds = {spec["name"]: spec["type"] for spec in definition["fields"]}
-    kinds[key["name"]] = KEY_VALUE_TYPES[key["type"]]
-    return kinds
+    as its values' type; the system fields are not text, and are left out): its
+    `csv_form` says how a cell holds it."""
+    spec = StorageSpec.from_normal(definition)
+    types = {field.name: field.type for field in spec.fields}
+    types[spec.primary_key.name] = spec.primary_key.type.value_type
+    return types
 
 
 def neutralise(text: str) -> str:
@@ -102,4 +107,5 @@ def _json_cell(value: Any) -> str:
     return "" if value is None else _quoted(neutralise(dumps(value).decode()))
 
 
-_ENCODERS: dict[str | None, Callable[[Any], str]] = {"text": _text_cell, "json": _json_cell}
+# By csv_form (factory.schema.types.base.FieldType); "plain" cells are _plain_cell's.
+_ENCODERS: dict[str, Callable[[Any], str]] = {"text": _text_cell, "json": _json_cell}

@@ -20,7 +20,7 @@ from core.errors import DomainError, NotReady, RecordNotFound, StorageNotFound, 
 from core.lru import LRUCache
 from factory.models import StorageDefinition, StorageVersion
 from factory.schema.builder import build_model
-from factory.schema.definition import SYSTEM_FIELDS
+from factory.schema.specs import StorageSpec
 from storage.filters import RecordFilters, build_filters
 from storage.serializers import RecordValidator, converters
 from storage.sql import pages
@@ -124,7 +124,6 @@ def compile_runtime(storage_id: int, number: int) -> RecordRuntime:
     model = build_model(storage_id=storage_id, version=number, definition=definition)
     key_name = definition["primary_key"]["name"]
     fields = {spec["name"] for spec in definition["fields"]}
-    orderable = {s["name"] for s in definition["fields"] if s["type"] != "json"}
     select_by_key = keyed_select(model)
     return RecordRuntime(
         storage_id=storage_id,
@@ -140,7 +139,7 @@ def compile_runtime(storage_id: int, number: int) -> RecordRuntime:
         select_by_key=select_by_key,
         update_by_key=KeyedUpdate(model, select_by_key),
         copy_insert=copy_insert(model),
-        orderable=frozenset(orderable | {key_name} | set(SYSTEM_FIELDS)),
+        orderable=frozenset(StorageSpec.from_normal(definition).orderable),
         field_names=frozenset(fields | {key_name}),
     )
 

@@ -7,64 +7,39 @@ values, which is what every read pays for.
 
 from __future__ import annotations
 
-import datetime
 import functools
-import uuid
 from collections.abc import Callable, Iterable
-from decimal import Decimal
 from typing import Any
 
-import orjson
 from rest_framework import serializers
 
 from core.errors import ValidationFailed
 from core.problems import flatten_errors
-from factory.schema.definition import SYSTEM_FIELDS
-from factory.schema.fields import parse_integer
-from factory.schema.types import KEY_VALUE_TYPES, value_field
+from factory.schema.specs import SYSTEM_FIELDS, StorageSpec
+from factory.schema.types import FIELD_TYPES, KEY_TYPES, value_field
+from factory.schema.types.keys import MAX_TEXT_KEY
 from storage.accept import RecordAcceptor
-from storage.keys import addressable, unaddressable
 
-MAX_TEXT_KEY = 255
-
-
-# orjson spells datetimes and UUIDs exactly as isoformat() (with Z for UTC) and str() do
-# (test_serializers pins it), in a third of the time: a bulk answer holds tens of thousands.
-
-
-def _utc(value: datetime.datetime) -> str:
-    if value.tzinfo is not datetime.UTC:  # values written and read back are UTC already
-        value = value.astimezone(datetime.UTC)
-    return orjson.dumps(value, option=orjson.OPT_UTC_Z)[1:-1].decode()
-
-
-def _uuid(value: Any) -> str:
-    return orjson.dumps(value)[1:-1].decode() if type(value) is uuid.UUID else str(value)
-
-
-_CONVERTERS: dict[str, Callable[[Any], Any]] = {
-    "decimal": lambda v: str(v) if isinstance(v, Decimal) else str(Decimal(str(v))),
-    "date": lambda v: v.isoformat(),
-    "datetime": _utc,
-    "uuid": _uuid,
-}
-
-
-def _in_utc(value: datetime.datetime) -> datetime.datetime:
-    return value if value.tzinfo is datetime.UTC else value.astimezone(datetime.UTC)
-
-
-# What represent_all hands to orjson instead of a converter's string (None: the value).
-_AT_RENDER: dict[Any, Any] = {_utc: _in_utc, _uuid: None, _CONVERTERS["date"]: None}
+__all__ = ["MAX_TEXT_KEY", "RecordValidator", "RowRecord", "converters", "represent"]
 
 
 def converters(definition: dict[str, Any]) -> list[tuple[str, Callable[[Any], Any] | None]]:
-    """(attribute, converter or None) for every column, in representation order."""
-    pk = definition["primary_key"]
-    pairs = [(pk["name"], _CONVERTERS.get(KEY_VALUE_TYPES[pk["type"]]))]
-    pairs += [(spec["name"], _CONVERTERS.get(spec["type"])) for spec in definition["fields"]]
-    pairs += [(name, _CONVERTERS.get(kind)) for name, kind in SYSTEM_FIELDS.items()]
+    """(attribute, converter or None) for every column, in representation order: each
+    type's `represent`, looked up here once per storage version."""
+    spec = StorageSpec.from_normal(definition)
+    pairs = [(spec.primary_key.name, spec.primary_key.type.value_type.represent)]
+    pairs += [(field.name, field.type.represent) for field in spec.fields]
+    pairs += [(name, FIELD_TYPES[kind].represent) for name, kind in SYSTEM_FIELDS.items()]
     return pairs
+
+
+def _at_render(convert: Any) -> Any:
+    """What represent_all hands to orjson instead of `convert`'s string: the `render` of
+    the type whose `represent` it is (None: the value itself)."""
+    for field_type in FIELD_TYPES.values():
+        if field_type.represent is convert:
+            return field_type.render
+    return convert
 
 
 class RowRecord:
@@ -92,9 +67,7 @@ def represent_all(
     for core.json.dumps to render: datetimes (in UTC), dates and UUIDs are left to orjson,
     which spells them as represent()'s converters do (test_serializers compares the
     bytes), in C and without a string per value."""
-    represent_one = _representer(
-        tuple((name, _AT_RENDER.get(convert, convert)) for name, convert in pairs)
-    )
+    represent_one = _representer(tuple(pairs))
     return [represent_one(row) for row in rows]
 
 
@@ -106,7 +79,8 @@ def _representer(pairs: tuple[tuple[str, Any], ...]) -> Callable[[dict[str, Any]
     (factory.schema.names: [a-z][a-z0-9_]*) and written as literals (repr) all the same."""
     namespace: dict[str, Any] = {}
     entries = []
-    for position, (name, convert) in enumerate(pairs):
+    for position, (name, represented) in enumerate(pairs):
+        convert = None if represented is None else _at_render(represented)
         if convert is None:
             entries.append(f"{name!r}: row[{name!r}]")
         else:
@@ -120,44 +94,25 @@ def _representer(pairs: tuple[tuple[str, Any], ...]) -> Callable[[dict[str, Any]
     return namespace["represent_one"]
 
 
-def key_field(primary_key: dict[str, str], **kwargs: Any) -> serializers.Field:
-    spec = {"type": KEY_VALUE_TYPES[primary_key["type"]]}
-    if primary_key["type"] == "text":
-        spec["max_length"] = MAX_TEXT_KEY
-        # allow_blank would let "" past min_length: an empty key has no URL.
-        kwargs.setdefault("allow_blank", False)
-    return value_field(spec, **kwargs)
-
-
 def parse_key(primary_key: dict[str, str], raw: str) -> Any:
     """The primary key from a URL segment, or None when it cannot be one (→ 404)."""
-    kind = primary_key["type"]
-    try:
-        if kind in ("serial", "integer"):
-            # One spelling per key: int() would also read " 7", "07", "-0", "7_0" and other
-            # scripts' digits, giving one record many URLs.
-            value = parse_integer(raw) if len(raw) <= 20 else None
-            return value if value is not None and -(2**63) <= value < 2**63 else None
-        if kind == "uuid":
-            return uuid.UUID(raw)
-    except ValueError:
-        return None
-    return raw
+    return KEY_TYPES[primary_key["type"]].from_url(raw)
 
 
 class RecordValidator:
     """Validates create/replace/patch bodies against one storage version."""
 
     def __init__(self, definition: dict[str, Any]) -> None:
-        self.definition = definition
-        self.primary_key = definition["primary_key"]
-        self.specs = {spec["name"]: spec for spec in definition["fields"]}
+        spec = StorageSpec.from_normal(definition)
+        self.key_name = spec.primary_key.name
+        self.key_type = spec.primary_key.type
+        self.specs = {field.name: field for field in spec.fields}
         self.fields = {
-            name: value_field(spec, required=False, allow_null=spec["nullable"])
-            for name, spec in self.specs.items()
+            name: value_field(field, required=False, allow_null=field.nullable)
+            for name, field in self.specs.items()
         }
-        self.key_field = key_field(self.primary_key, required=False)
-        self.acceptor = RecordAcceptor(definition, self.fields, self.key_field)
+        self.key_field = self.key_type.serializer_field(self.key_name, required=False)
+        self.acceptor = RecordAcceptor(spec, self.fields, self.key_field)
 
     def for_create(self, data: Any) -> dict[str, Any]:
         """Validated values for a new record, defaults applied. Raises ValidationFailed."""
@@ -165,10 +120,10 @@ class RecordValidator:
         if accepted is not None:
             return accepted
         values, errors = self._check(data, allow_version=False)
-        key_name = self.primary_key["name"]
+        key_name = self.key_name
         if key_name in data:
             self._validate_key(data[key_name], values, errors)
-        elif self.primary_key["type"] in ("integer", "text"):
+        elif self.key_type.natural:
             errors[key_name] = ["This field is required: this storage has a natural key."]
         self._complete(data, values, errors)
         if errors:
@@ -205,7 +160,7 @@ class RecordValidator:
                     errors[name] = ["Must be an integer: the version you last read."]
             elif name in SYSTEM_FIELDS:
                 errors[name] = ["This system field is set by the server and cannot be written."]
-            elif name != self.primary_key["name"]:
+            elif name != self.key_name:
                 errors[str(name)] = ["Unknown field."]
         return values, errors
 
@@ -217,16 +172,18 @@ class RecordValidator:
             errors.update(flatten_errors(exc.detail, name))
 
     def _validate_key(self, raw: Any, values: dict, errors: dict) -> None:
-        name = self.primary_key["name"]
-        if self.primary_key["type"] == "serial":
+        name = self.key_name
+        if self.key_type.generated:
             errors[name] = ["This key is generated by the server; leave it out."]
             return
         self._validate(name, self.key_field, raw, values, errors)
-        if self.primary_key["type"] == "text" and name in values and not addressable(values[name]):
-            errors[name] = [unaddressable(values.pop(name))]
+        problem = self.key_type.problem(values[name]) if name in values else None
+        if problem is not None:
+            del values[name]
+            errors[name] = [problem]
 
     def _check_key_unchanged(self, data: dict, current_key: Any, errors: dict) -> None:
-        name = self.primary_key["name"]
+        name = self.key_name
         if name not in data:
             return
         scratch: dict[str, Any] = {}
@@ -239,11 +196,11 @@ class RecordValidator:
         for name, spec in self.specs.items():
             if name in data:
                 continue
-            if spec["required"]:
+            if spec.required:
                 errors[name] = ["This field is required."]
-            elif "default" in spec:
-                values[name] = self.fields[name].run_validation(spec["default"])
-            elif spec["nullable"]:
+            elif spec.has_default:
+                values[name] = self.fields[name].run_validation(spec.default)
+            elif spec.nullable:
                 values[name] = None
             else:
                 errors[name] = ["This field is required: it is not nullable and has no default."]

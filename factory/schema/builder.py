@@ -14,7 +14,7 @@ from django.db import models
 from django.db.models.expressions import RawSQL
 
 from factory.schema import names, record_versions
-from factory.schema.types import FIELD_TYPES
+from factory.schema.specs import FieldSpec, PrimaryKeySpec
 
 APP_LABEL = "storage_records"
 
@@ -52,26 +52,19 @@ def version_field(table: str) -> models.BigIntegerField:
 
 
 def primary_key_field(spec: dict[str, str]) -> models.Field:
-    import uuid
-
-    builders = {
-        "serial": lambda: models.BigAutoField(primary_key=True),
-        "uuid": lambda: models.UUIDField(primary_key=True, default=uuid.uuid4),
-        "integer": lambda: models.BigIntegerField(primary_key=True),
-        "text": lambda: models.TextField(primary_key=True),
-    }
-    return builders[spec["type"]]()
+    return PrimaryKeySpec.from_normal(spec).type.model_field()
 
 
 def model_field(spec: dict[str, Any]) -> models.Field:
-    field = FIELD_TYPES[spec["type"]].model_field(spec)
-    field.null = spec["nullable"]
+    field_spec = FieldSpec.from_normal(spec)
+    field = field_spec.type.model_field(field_spec)
+    field.null = field_spec.nullable
     field.blank = True
-    if spec.get("default") is not None:
+    if field_spec.default is not None and field_spec.has_default:
         # A constant database default: rows that exist when the column is added get it
         # without a rewrite, and writers still on the previous model (which omit the
         # column) never hit NOT NULL.
-        field.db_default = field.to_python(spec["default"])
+        field.db_default = field.to_python(field_spec.default)
     return field
 
 

@@ -16,10 +16,12 @@ from rest_framework import serializers
 from core.errors import ValidationFailed
 from factory.schema import names
 from factory.schema.source import normalize_source
+from factory.schema.specs import SYSTEM_FIELDS, FieldSpec
 from factory.schema.types import (
     COMMON_OPTIONS,
     FIELD_TYPES,
     INDEX_TYPES,
+    KEY_TYPES,
     POSTGRESQL_ONLY_INDEX_TYPES,
     PRIMARY_KEY_TYPES,
     value_field,
@@ -29,8 +31,6 @@ DEFINITION_KEYS = frozenset({"name", "description", "primary_key", "fields", "in
 PRIMARY_KEY_KEYS = frozenset({"name", "type"})
 INDEX_KEYS = frozenset({"fields", "type", "unique"})
 DEFAULT_PRIMARY_KEY = {"name": "id", "type": "serial"}
-# System columns every table has; indexable (e.g. "what changed since") but not writable.
-SYSTEM_FIELDS = {"_version": "integer", "_created_at": "datetime", "_updated_at": "datetime"}
 MAX_VARCHAR = 10_485_760
 MAX_DESCRIPTION = 2_000
 
@@ -80,7 +80,7 @@ def normalize_definition(data: Any) -> dict[str, Any]:
 
 def _source(source: Any, definition: dict[str, Any], errors: _Errors) -> dict[str, Any] | None:
     writable = {spec["name"] for spec in definition["fields"]}
-    if definition["primary_key"]["type"] != "serial":
+    if not KEY_TYPES[definition["primary_key"]["type"]].generated:
         writable.add(definition["primary_key"]["name"])
     return normalize_source(source, writable, errors.add)
 
@@ -194,9 +194,10 @@ def _flags(spec: dict[str, Any], path: str, errors: _Errors) -> dict[str, bool]:
 
 def _type_options(spec: dict[str, Any], type_name: str, path: str, errors: _Errors) -> dict:
     options: dict[str, Any] = {}
-    if type_name == "text" and spec.get("max_length") is not None:
+    takes = FIELD_TYPES[type_name].options
+    if "max_length" in takes and spec.get("max_length") is not None:
         options["max_length"] = _positive_int(spec, "max_length", MAX_VARCHAR, path, errors)
-    if type_name == "decimal":
+    if "max_digits" in takes:
         options.update(_decimal_options(spec, path, errors))
     if any(errors.by_path.get(f"{path}.{key}") for key in options):
         return options
@@ -256,7 +257,7 @@ def _choices(choices: Any, spec: dict[str, Any], path: str, errors: _Errors) -> 
 
 def _typed_value(value: Any, spec: dict[str, Any], path: str, errors: _Errors) -> Any:
     """Validate one value against a field spec; return its canonical JSON form."""
-    field = value_field(spec, allow_null=False)
+    field = value_field(FieldSpec.from_normal(spec), allow_null=False)
     try:
         return field.to_representation(field.run_validation(value))
     except serializers.ValidationError as exc:

@@ -3,7 +3,7 @@
 DRF's stock fields are lenient by design ("3" is an integer, "true" a boolean); a typed
 storage must not be: a value of the wrong JSON type is refused, never coerced. The
 spellings a string may take are defined once, by the parse_* functions below, which the
-fast accept check (storage/accept.py) calls too.
+types' fast accept checks (factory/schema/types, for storage/accept.py) call too.
 """
 
 from __future__ import annotations

@@ -24,22 +24,8 @@ from psycopg import sql
 from psycopg.types.json import set_json_dumps
 
 from factory.schema.ddl import TableChanged
-
-# The PostgreSQL type each column's values are dumped as; the name picks psycopg's binary
-# dumper, which must match the column's type (COPY BINARY does not convert).
-COPY_TYPES = {
-    "BigAutoField": "int8",
-    "BigIntegerField": "int8",
-    "FloatField": "float8",
-    "DecimalField": "numeric",
-    "BooleanField": "bool",
-    "CharField": "varchar",
-    "TextField": "text",
-    "DateField": "date",
-    "DateTimeField": "timestamptz",
-    "UUIDField": "uuid",
-    "JSONField": "jsonb",
-}
+from factory.schema.specs import SYSTEM_FIELDS, FieldSpec, StorageSpec
+from factory.schema.types import FIELD_TYPES
 
 # One round trip for n keys: the sequence is looked up once (in FROM), then advanced n times.
 _NEXT_KEYS = (
@@ -113,14 +99,27 @@ def copy_insert(model: type[models.Model]) -> CopyInsert:
     )
     key = model._meta.pk
     serial = isinstance(key, models.fields.AutoFieldMixin)
+    types = copy_types(model._definition)  # type: ignore[attr-defined]
     return CopyInsert(
         statement=statement,
-        types=tuple(COPY_TYPES[f.get_internal_type()] for f in fields),
+        types=tuple(types[f.attname] for f in fields),
         row_values=_row_values([f.attname for f in fields]),
         defaults=tuple((f.attname, f.get_default) for f in fields if f.has_default()),
         serial_key=(table, key.column) if serial else None,
         key_name=key.attname,
     )
+
+
+def copy_types(definition: dict[str, Any]) -> dict[str, str]:
+    """The PostgreSQL type each column's values are dumped as, by attribute name: its
+    type's `copy_type`, which picks psycopg's binary dumper and must match the column's
+    type (COPY BINARY does not convert)."""
+    spec = StorageSpec.from_normal(definition)
+    types = {spec.primary_key.name: spec.primary_key.type.copy_as}
+    for name, kind in SYSTEM_FIELDS.items():
+        types[name] = FIELD_TYPES[kind].copy_type(FieldSpec(name=name, type=FIELD_TYPES[kind]))
+    types.update((field.name, field.type.copy_type(field)) for field in spec.fields)
+    return types
 
 
 def _row_values(names: list[str]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
