@@ -9,7 +9,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from factory.models import StorageDefinition
-from factory.schema import names
+from factory.schema import names, record_versions
 from factory.schema.builder import build_model
 
 
@@ -102,6 +102,10 @@ def insert(model: type[models.Model], **values: Any) -> models.Model:
     now = timezone.now()
     values = {"_created_at": now, "_updated_at": now, **values}
     with transaction.atomic():
+        if record_versions.next_version_sql(model._meta.db_table) is None:
+            # SQLite: no column default can draw from the counter; the writer draws
+            # (as storage.services does), so the row gets its version like any other.
+            values.setdefault("_version", record_versions.take(model._meta.db_table, 1)[0])
         return model._default_manager.create(**values)
 
 
