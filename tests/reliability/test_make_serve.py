@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -70,6 +71,18 @@ def test_make_serve_starts_a_killed_worker_again(processes):
     assert make.poll() is None
 
     os.killpg(make.pid, signal.SIGTERM)
-    make.wait(timeout=60)
+    try:
+        make.wait(timeout=60)
+    except subprocess.TimeoutExpired:  # say what is still running, and what make logged
+        table = subprocess.run(
+            ["ps", "-eo", "pid,ppid,pgid,sid,stat,etime,args"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.splitlines()
+        still = "\n".join(
+            line for line in table if any(w in line for w in ("make", "serve", "run_worker"))
+        )
+        pytest.fail(f"make still running 60 s after SIGTERM:\n{still}\n{processes.log('make')}")
     wait_for(lambda: not any(alive(pid) for pid in second), "the worker to stop")
     wait_for(lambda: not serving(port), "the server to stop")
