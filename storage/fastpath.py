@@ -13,11 +13,12 @@ the common successful requests of the records API directly:
   DRF views call.
 
 It takes only requests it answers exactly as the DRF views do (a Bearer token, JSON in and
-out, no Idempotency-Key, no If-None-Match, no throttling configured), and only when they
-succeed. Anything else, every error included, goes to the DRF view, which stays the one
-definition of the API's behaviour: a write refused here has written nothing (validation
-comes first, a conditional UPDATE that matched nothing changed nothing, a violated
-constraint rolls its statement back), so the DRF view answers it afresh. Database
+out, no Idempotency-Key, no If-None-Match, no throttling configured). A write the service
+refuses after the token was looked up here is answered here, by the API's one exception
+handler (_refused); anything else goes to the DRF view, which stays the one definition
+of the API's behaviour: a write handed over has written nothing (validation comes first,
+a conditional UPDATE that matched nothing changed nothing, a violated constraint rolls
+its statement back), so the DRF view answers it afresh. Database
 outages are not handed over: they answer 503 (core.middleware), as the DRF view would.
 storage/tests/test_fastpath.py checks that both paths answer the same.
 """
@@ -40,8 +41,10 @@ from access.grants import may_access
 from access.selectors import TokenRow, token_guard, token_lookup
 from core.conditional import etag
 from core.errors import DomainError
+from core.exception_handler import problem_exception_handler
 from core.json import dumps, loads
 from core.parsers import check_charset
+from core.problems import PROBLEM_CONTENT_TYPE
 from factory.schema.ddl import table_changed
 from storage import selectors, services
 from storage.runtime import RecordRuntime, last_served, runtime_for_row
@@ -53,12 +56,13 @@ View = Callable[..., HttpResponse]
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """A successful answer, before it becomes a response (an HttpResponse here, a WSGI
-    response in storage.frontdoor)."""
+    """An answer, before it becomes a response (an HttpResponse here, a WSGI response in
+    storage.frontdoor, which takes successes only)."""
 
     status: int
     body: bytes
     headers: tuple[tuple[str, str], ...]
+    content_type: str = "application/json"
 
 
 # What DRF negotiates to our JSON renderer without a second thought. No Accept header
@@ -153,8 +157,8 @@ def _create(request: HttpRequest, name: str) -> Answer | None:
         return None
     try:
         row = services.record_create(runtime=runtime, data=data)
-    except _REFUSED:
-        return None
+    except _REFUSED as exc:
+        return _refused(exc)
     except DatabaseError as exc:
         return _handed_over(exc)
     body = represent(row, runtime.converters)
@@ -198,11 +202,30 @@ def _update(request: HttpRequest, name: str, raw_key: str) -> Answer | None:
                 partial=request.method == "PATCH",
                 guard=guard,
             )
-    except (*_REFUSED, services.NotApplied):
+    except services.NotApplied:
         return None
+    except _REFUSED as exc:
+        # Refused after the token was looked up in this request: answered here, as the DRF
+        # view would. Under a guard the token was not: the DRF view decides (401/403 first).
+        return None if guard is not None else _refused(exc)
     except DatabaseError as exc:
         return _handed_over(exc)
     return _json(200, represent(row, runtime.converters), ETag=etag(row._version))
+
+
+def _refused(exc: Exception) -> Answer:
+    """A write the service refused (nothing written), answered by the API's one exception
+    handler, as the DRF view would answer it: the request is not run a second time there
+    (a refused create used to INSERT twice)."""
+    problem = problem_exception_handler(exc, {})
+    if problem is None:  # not an answer the handler gives: the DRF view raises it
+        raise exc
+    return Answer(
+        problem.status_code,
+        dumps(problem.data),
+        tuple((name, value) for name, value in problem.items() if name != "Content-Type"),
+        content_type=PROBLEM_CONTENT_TYPE,
+    )
 
 
 def _handed_over(exc: DatabaseError) -> None:
@@ -323,7 +346,7 @@ def _json(status: int, body: Any, **headers: str) -> Answer:
 
 
 def _response(answer: Answer, headers: dict[str, str]) -> HttpResponse:
-    response = HttpResponse(answer.body, status=answer.status, content_type="application/json")
+    response = HttpResponse(answer.body, status=answer.status, content_type=answer.content_type)
     for name, value in (*headers.items(), *answer.headers):
         response[name] = value
     return response

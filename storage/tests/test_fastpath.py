@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from access.services import token_issue
@@ -317,3 +318,20 @@ def test_an_empty_accept_header_has_one_answer_whatever_this_worker_served(api_c
     assert (before.status_code, after.status_code) == (406, 406)
     assert before.json() == after.json()
     assert last_served("dogs") is not None
+
+
+@pytest.mark.fastpath  # the fast lane answers its refusals itself
+@pytest.mark.django_db(transaction=True)
+def test_a_refused_create_runs_its_insert_once(served, api_client):
+    """A create the database refuses (a unique index) is answered where it was refused,
+    by the same exception handler, not run a second time through the DRF view."""
+    rex = {**REX, "born": "2020-01-01"}
+    assert api_client.post(URL, rex, format="json").status_code == 201
+
+    with CaptureQueriesContext(connection) as queries:
+        response = api_client.post(URL, rex, format="json")
+
+    assert response.status_code == 409
+    assert response.json()["type"] == "unique-violation"
+    inserts = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("INSERT")]
+    assert len(inserts) == 1
