@@ -95,7 +95,16 @@ class PostgresControl:
 
     def stop(self, mode: str = "fast") -> None:
         """`fast` ends sessions cleanly; `immediate` kills the server as a crash would (no
-        shutdown checkpoint: the next start recovers from the WAL)."""
+        shutdown checkpoint: the next start recovers from the WAL).
+
+        The throwaway cluster commits asynchronously (synchronous_commit=off, for speed), so
+        a crash would lose the last commits a client was told had succeeded, which no
+        production server (synchronous_commit=on) does: before a crash, one synchronous
+        commit writes out the WAL of every commit before it."""
+        if mode == "immediate":
+            with connect() as conn:
+                conn.execute("SET synchronous_commit TO on")
+                conn.execute("SELECT pg_current_xact_id()")  # a transaction id to commit
         self._run("stop", "-m", mode, "-w")
 
     def start(self) -> None:

@@ -69,6 +69,19 @@ def building_index() -> bool:
     )
 
 
+def _wait_ready(version: int, processes: Processes) -> None:
+    """Until `version` serves; on a timeout, say what ready_status and the worker said."""
+    try:
+        wait_for(
+            lambda: status() == (version, "ready", version, True),
+            f"version {version}",
+            timeout=DEADLINE,
+        )
+    except AssertionError as exc:
+        detail = ready_status(name=NAME)
+        raise AssertionError(f"{exc}: {detail}\n{processes.log('worker')[-4000:]}") from None
+
+
 def log_entries(log: str) -> list[dict[str, Any]]:
     """The JSON log lines (the command's own plain lines left out)."""
     return [json.loads(line) for line in log.splitlines() if line.startswith("{")]
@@ -121,7 +134,7 @@ def test_the_worker_outlives_a_database_crash_and_finishes_its_migrations(
         reset_connections()
 
         if during_migration:  # the migration the crash cut off is resumed and completes
-            wait_for(lambda: status() == (2, "ready", 2, True), "version 2", timeout=DEADLINE)
+            _wait_ready(2, processes)
         else:
             version_declare(name=NAME, data=V2, if_match='"1"')
             wait_for(lambda: status() == (2, "ready", 2, True), "version 2", timeout=DEADLINE)
