@@ -46,7 +46,12 @@ def test_sigterm_lets_in_flight_requests_finish(processes, admin_token, make_sto
         ]
         wait_for(lambda: backends_waiting_on_locks() == IN_FLIGHT, "requests in flight")
         workers = server.worker_pids()
-        assert all(accepts_on(pid, server.port) for pid in workers)
+        # A worker still starting (importing Django) has not registered its listener yet:
+        # Server.start() waits for one answer, which any worker may give.
+        wait_for(
+            lambda: all(accepts_on(pid, server.port) for pid in workers),
+            "every worker to accept connections",
+        )
 
         server.process.terminate()  # SIGTERM to granian's main process
 
