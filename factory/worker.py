@@ -123,21 +123,27 @@ class Heartbeat(threading.Thread):
         self.worker_id = worker_id
         self.stopping = threading.Event()
 
+    def first_beat(self) -> None:
+        """The first beat (and the pruning of workers long gone), in the caller's thread
+        before the queue loop starts: on SQLite a beat from the thread at the very moment
+        the loop resumes a migration met "database table is locked" (tests' in-memory
+        database has no busy timeout)."""
+        self._beat()
+        with contextlib.suppress(*UNREACHABLE):
+            worker_heartbeats_prune()
+            connections.close_all()
+
     def run(self) -> None:
-        host, pid = socket.gethostname(), os.getpid()
-        pruned = False
-        while True:
-            try:
-                worker_heartbeat(worker_id=self.worker_id, host=host, pid=pid)
-                if not pruned:
-                    worker_heartbeats_prune()
-                    pruned = True
-                connections.close_all()  # back to the pool between beats
-            except UNREACHABLE:
-                logger.debug("heartbeat of worker %s failed", self.worker_id, exc_info=True)
-                self._drop_connection()
-            if self.stopping.wait(HEARTBEAT_SECONDS):
-                return
+        while not self.stopping.wait(HEARTBEAT_SECONDS):
+            self._beat()
+
+    def _beat(self) -> None:
+        try:
+            worker_heartbeat(worker_id=self.worker_id, host=socket.gethostname(), pid=os.getpid())
+            connections.close_all()  # back to the pool between beats
+        except UNREACHABLE:
+            logger.debug("heartbeat of worker %s failed", self.worker_id, exc_info=True)
+            self._drop_connection()
 
     @staticmethod
     def _drop_connection() -> None:

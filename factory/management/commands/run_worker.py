@@ -40,6 +40,7 @@ class Command(BaseCommand):
             excluded_queue_names=[],
         )
         heartbeat = Heartbeat(worker_id)
+        heartbeat.first_beat()
         heartbeat.start()
         worker.configure_signals()
         try:
