@@ -112,6 +112,11 @@ class PayloadTooLarge(DomainError):
     code = "payload-too-large"
     title = "Payload too large"
 
+    @classmethod
+    def body(cls, limit: int) -> PayloadTooLarge:
+        """A request body over `limit` bytes, announced or as it arrives."""
+        return cls(f"The request body exceeds the limit of {limit} bytes.")
+
 
 class Unavailable(DomainError):
     code = "service-unavailable"

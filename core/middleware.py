@@ -17,7 +17,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 
 from core.collector import resume_collector
 from core.database import is_stale_plan
-from core.errors import DomainError
+from core.errors import DomainError, PayloadTooLarge
 from core.exception_handler import domain_problem_response
 from core.problems import problem_response
 from core.slow_clients import CappedInput
@@ -147,9 +147,4 @@ class RequestChecksMiddleware:
 
 
 def _payload_too_large(limit: int) -> HttpResponse:
-    return problem_response(
-        status=413,
-        code="payload-too-large",
-        title="Payload too large",
-        detail=f"The request body exceeds the limit of {limit} bytes.",
-    )
+    return domain_problem_response(PayloadTooLarge.body(limit))

@@ -28,7 +28,7 @@ def read_limited(stream: Any) -> bytes:
     limit = settings.MAX_REQUEST_BYTES
     data = stream.read(limit + 1)
     if len(data) > limit:
-        raise PayloadTooLarge(f"The request body exceeds the limit of {limit} bytes.")
+        raise PayloadTooLarge.body(limit)
     return data
 
 

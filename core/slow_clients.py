@@ -108,9 +108,7 @@ class CappedInput:
     def _count(self, data: bytes) -> bytes:
         self._received += len(data)
         if self._received > self._limit:
-            raise errors.PayloadTooLarge(
-                f"The request body exceeds the limit of {self._limit} bytes."
-            )
+            raise errors.PayloadTooLarge.body(self._limit)
         return data
 
 
