@@ -14,7 +14,7 @@ def _on_postgresql() -> bool:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # Vendor-specific behaviour is deselected on the other database (not skipped: nothing
     # hides there). `postgresql`: PostgreSQL only; `sqlite`: what SQLite alone answers.
-    # `fastpath`: tests of the fast lane and front door themselves, deselected in the run
+    # `fastpath`: tests of the front door itself (statement counts, its gate), deselected in the run
     # with both off (RECORDS_FAST_PATH=0, make test-sqlite-slowpath).
     other = {"sqlite" if _on_postgresql() else "postgresql"}
     if not _fast_path_on():
@@ -37,8 +37,8 @@ def _markers(item: pytest.Item) -> set[str]:
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    fast = "on" if _fast_path_on() else "off (RECORDS_FAST_PATH=0)"
-    return f"database: {'postgresql' if _on_postgresql() else 'sqlite'}; fast path: {fast}"
+    fast = "open" if _fast_path_on() else "closed (RECORDS_FAST_PATH=0)"
+    return f"database: {'postgresql' if _on_postgresql() else 'sqlite'}; front door: {fast}"
 
 
 @pytest.fixture
@@ -109,3 +109,35 @@ def _drop_storage_tables_after_transactional_test(request, django_db_blocker):
 
     with django_db_blocker.unblock():
         drop_storage_tables()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _test_client_through_the_front_door():
+    """Django's test client (APIClient included) sends its requests through the records
+    front door first, as the WSGI server does (datastorage.wsgi): every records test runs
+    the gate and, with RECORDS_FAST_PATH=0 (make test-sqlite-slowpath), the DRF viewset
+    alone. A client with force_authenticate() skips it: the front door reads tokens only."""
+    from django.core.handlers.wsgi import WSGIRequest
+    from django.http import HttpResponse
+    from django.test.client import ClientHandler
+
+    from storage.frontdoor import FrontDoor
+
+    door = FrontDoor(lambda environ, start_response: [])
+    through_django = ClientHandler.__call__
+
+    def call(self: ClientHandler, environ: dict) -> HttpResponse:
+        forced = getattr(self, "_force_user", None) or getattr(self, "_force_token", None)
+        reply = None if forced else door.respond(environ)
+        if reply is None:
+            return through_django(self, environ)
+        response = HttpResponse(reply.body, status=reply.status)
+        del response["Content-Type"]
+        for name, value in reply.headers:
+            response[name] = value
+        response.wsgi_request = WSGIRequest(environ)
+        return response
+
+    ClientHandler.__call__ = call
+    yield
+    ClientHandler.__call__ = through_django

@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from access.credentials import bearer_secret, hash_secret
+from access.credentials import CHALLENGE, authenticate
 from access.grants import GRANT_KINDS, grant_decode, may_access
 from access.models import Grant
-from access.selectors import StorageRow, token_lookup
+from access.selectors import StorageRow
+from core import errors
 
 
 @dataclass
@@ -55,16 +56,14 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
     def authenticate(self, request: Request) -> tuple[Principal, None] | None:
         header = request.META.get("HTTP_AUTHORIZATION", "")
         if not header:
-            return None
-        secret = bearer_secret(header)
-        if secret is None:
-            raise exceptions.AuthenticationFailed("Send `Authorization: Bearer <token>`.")
+            return None  # anonymous: a view that needs a token answers 401 (NotAuthenticated)
         # URLs that name a storage learn the token's grant and the storage's serving
         # version in the same query (the records API reads it: storage.runtime).
         storage_name = (request.parser_context or {}).get("kwargs", {}).get("name")
-        row = token_lookup(secret_hash=hash_secret(secret), storage_name=storage_name)
-        if row is None:
-            raise exceptions.AuthenticationFailed("The token is invalid, expired or revoked.")
+        try:
+            row = authenticate(header, storage_name)
+        except errors.NotAuthenticated as exc:  # DRF's own, which its views turn into 401
+            raise exceptions.AuthenticationFailed(exc.detail) from exc
         principal = Principal(token_id=row.id, name=row.name, admin=row.admin)
         if storage_name is not None:
             principal._access[storage_name] = row.access_to(storage_name)
@@ -72,4 +71,4 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         return principal, None
 
     def authenticate_header(self, request: Request) -> str:
-        return f'{self.keyword} realm="datastorage"'
+        return CHALLENGE

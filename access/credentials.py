@@ -1,12 +1,22 @@
-"""A request's credentials, read once: `Authorization: Bearer <token>` and the token's hash.
+"""A request's credentials, read once: `Authorization: Bearer <token>`, its hash, and the
+token it names (`authenticate`).
 
-DRF's authentication (access.authentication) and the records fast lane (storage.fastpath)
-both read the header here, so a header one of them refuses the other refuses too.
+DRF's authentication (access.authentication) and the records front door (storage.frontdoor)
+both authenticate here, so a header one of them refuses the other refuses the same way.
 """
 
 from __future__ import annotations
 
 import hashlib
+from typing import Any
+
+from access.selectors import KeyedRead, TokenRow, token_lookup
+from core.errors import AuthenticationFailed, NotAuthenticated
+
+# The WWW-Authenticate challenge of every 401.
+CHALLENGE = 'Bearer realm="datastorage"'
+# DRF's words for a request without credentials (its NotAuthenticated.default_detail).
+NO_CREDENTIALS = "Authentication credentials were not provided."
 
 # Longer secrets are no token of ours; refused before they are hashed.
 _MAX_SECRET = 200
@@ -32,3 +42,23 @@ def bearer_hash(header: str) -> str | None:
     None as bearer_secret."""
     secret = bearer_secret(header)
     return None if secret is None else hash_secret(secret)
+
+
+def authenticate(
+    header: str, storage_name: str | None, *, record: KeyedRead | None = None, key: Any = None
+) -> TokenRow:
+    """The active token an `Authorization` header names, with its grant on and the row of
+    `storage_name` (and the record `record` reads by `key`: access.selectors.token_lookup).
+    Raises NotAuthenticated without a header, AuthenticationFailed for one that does not
+    hold."""
+    if not header:
+        raise NotAuthenticated(NO_CREDENTIALS, challenge=CHALLENGE)
+    secret = bearer_secret(header)
+    if secret is None:
+        raise AuthenticationFailed("Send `Authorization: Bearer <token>`.", challenge=CHALLENGE)
+    row = token_lookup(
+        secret_hash=hash_secret(secret), storage_name=storage_name, record=record, key=key
+    )
+    if row is None:
+        raise AuthenticationFailed("The token is invalid, expired or revoked.", challenge=CHALLENGE)
+    return row

@@ -12,6 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
+# What a token without the grant a storage operation needs is told (403).
+NO_GRANT = "This token has no grant for this operation on this storage."
+
 # What a grant can hold, in the order of its boolean columns (access.models.Grant).
 GRANT_KINDS = ("read", "write", "manage")
 

@@ -8,7 +8,7 @@ from typing import Any
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from access.grants import may_access
+from access.grants import NO_GRANT, may_access
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -40,7 +40,7 @@ class StorageAccess(BasePermission):
     grant at all) or "admin". Missing methods need an admin token.
     """
 
-    message = "This token has no grant for this operation on this storage."
+    message = NO_GRANT
 
     def has_permission(self, request: Request, view: Any) -> bool:
         principal = _principal(request)

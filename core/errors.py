@@ -37,6 +37,24 @@ class RecordNotFound(NotFound):
     title = "Record not found"
 
 
+class NotAuthenticated(DomainError):
+    """No credentials: 401. `challenge` is the WWW-Authenticate value (the scheme is
+    access.credentials'; core names none)."""
+
+    code = "not-authenticated"
+    title = "Authentication required"
+
+    def __init__(self, detail: str = "", challenge: str = "", **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        self.challenge = challenge
+
+
+class AuthenticationFailed(NotAuthenticated):
+    """Credentials that do not hold: a malformed header, an unknown or expired token."""
+
+    title = "Authentication failed"
+
+
 class Forbidden(DomainError):
     """The token may not do this (the grant rule itself lives in access.permissions)."""
 

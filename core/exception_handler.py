@@ -24,6 +24,7 @@ logger = logging.getLogger("datastorage.errors")
 
 # Most specific first: the first matching class decides the status.
 _DOMAIN_STATUS: list[tuple[type[errors.DomainError], int]] = [
+    (errors.NotAuthenticated, 401),
     (errors.NotFound, 404),
     (errors.Forbidden, 403),
     (errors.ValidationFailed, 400),
@@ -36,8 +37,9 @@ _DOMAIN_STATUS: list[tuple[type[errors.DomainError], int]] = [
 
 _DRF_CODES: dict[type[drf.APIException], tuple[str, str]] = {
     drf.ParseError: ("malformed-request", "Malformed request"),
-    drf.NotAuthenticated: ("not-authenticated", "Authentication required"),
-    drf.AuthenticationFailed: ("not-authenticated", "Authentication failed"),
+    # Spelt once, by the domain errors the records core raises (core.errors).
+    drf.AuthenticationFailed: (errors.AuthenticationFailed.code, errors.AuthenticationFailed.title),
+    drf.NotAuthenticated: (errors.NotAuthenticated.code, errors.NotAuthenticated.title),
     drf.PermissionDenied: ("permission-denied", "Permission denied"),
     drf.NotFound: ("not-found", "Not found"),
     drf.MethodNotAllowed: ("method-not-allowed", "Method not allowed"),
@@ -94,6 +96,8 @@ def domain_status(exc: errors.DomainError) -> tuple[int, dict[str, str]]:
     retry_after = getattr(exc, "retry_after", None)
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
+    if getattr(exc, "challenge", ""):
+        headers["WWW-Authenticate"] = exc.challenge  # type: ignore[attr-defined]
     return status, headers
 
 

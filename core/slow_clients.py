@@ -8,7 +8,7 @@ worker, health checks included (issue 15). Three rules keep threads for everyone
 
 1. Credentials before bodies. Nothing reads a body before the request is authenticated:
    core.middleware only wraps the stream (CappedInput below), DRF authenticates before it
-   parses, the fast lane checks the token first. An anonymous slow body is answered 401
+   parses, the records front door checks the token first. An anonymous slow body is answered 401
    at once and never waited for.
 2. Streamed answers (exports) are bounded: each holds a *slot* until it ends (see
    HeldWhileStreaming), and a process has EXPORT_CONCURRENCY slots, by default its threads

@@ -233,8 +233,8 @@ PAGE_SIZE_MAX = env_int("PAGE_SIZE_MAX", 1000)
 THROTTLE_RATE = os.environ.get("THROTTLE_RATE", "")
 # Dynamic model classes kept per process (least recently used are dropped).
 MODEL_CACHE_SIZE = env_int("MODEL_CACHE_SIZE", 512)
-# The records API answers its everyday requests without DRF's per-request machinery
-# (storage/fastpath.py); 0 sends every request through the DRF views (same answers).
+# The records API answers its everyday requests in front of Django's request cycle
+# (storage/frontdoor.py); 0 closes that door: the DRF viewset answers all (same answers).
 RECORDS_FAST_PATH = env_bool("RECORDS_FAST_PATH", True)
 
 # --- REST framework ---------------------------------------------------------------------

@@ -9,11 +9,11 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "datastorage.settings")
 
 django_application = get_wsgi_application()
 
-from storage.frontdoor import RecordReads, announce  # noqa: E402 (needs the settings above)
+from storage.frontdoor import FrontDoor, announce  # noqa: E402 (needs the settings above)
 
-# Plain record reads are answered in front of Django's request cycle (storage/frontdoor.py);
+# Plain records requests are answered in front of Django's request cycle (storage/frontdoor.py);
 # when settings turn that off, one log line says why.
-application = RecordReads(django_application)
+application = FrontDoor(django_application)
 announce()
 
 # Everything loaded so far (modules, settings, the app registry, URL patterns) lives as

@@ -1,27 +1,31 @@
-"""The records API's hot reads, answered in front of Django's request cycle.
+"""The records API's everyday requests, answered in front of Django's request cycle.
 
 Measured in-process, Django's request cycle (WSGIRequest, ten middleware, URL resolving,
-HttpResponse) cost a record read about half of its CPU time, more than the read itself.
-This WSGI middleware, wrapped around Django's handler in datastorage/wsgi.py, answers the
-two reads pipelines make most, GET one record and GET a page of records, with the same
-code as storage.fastpath, and hands every other request to Django unchanged.
+DRF's request, negotiation and response) cost a record read about half of its CPU time,
+more than the read itself. This WSGI middleware, wrapped around Django's handler in
+datastorage/wsgi.py, is the records API's second adapter (the first is the DRF viewset,
+storage.views): a gate that decides which requests it may take, and the header templates
+of Django's middleware. What it takes, the records operations (storage.records) answer,
+successes and refusals alike; it hands nothing it has begun to Django, so no request runs
+its statements twice.
 
-It answers only what it can answer exactly as the whole stack would, headers and log line
+The gate takes only what the whole stack would answer the same way, headers and log line
 included:
 
 - the middleware list is the one it reproduces (MIDDLEWARE below), and no setting it does
   not reproduce is on; otherwise it is off, and says why (off_reason: the system check
-  storage.W001 and a start-up log line, announce);
-- a plain request (storage.fastpath.plain): GET, JSON, a Bearer token, no Idempotency-Key
-  or If-None-Match, no throttling configured;
+  storage.W001 and a start-up log line, announce). RECORDS_FAST_PATH=0 closes it;
+- GET one record or a page (not an export), POST, PUT, PATCH (a JSON body of known length,
+  at most 64 KiB) and DELETE, with JSON answers accepted, no Idempotency-Key, no
+  throttling configured;
 - nothing a middleware would act on: no Origin (CORS), no Cookie (sessions, CSRF), no
-  body, no script prefix, a Host that ALLOWED_HOSTS accepts (Django's own check);
-- a path of plain ASCII characters that the URL configuration routes to the records API;
-- only successes: storage.fastpath answers None for anything else, and Django answers.
+  chunked body, no script prefix, a Host that ALLOWED_HOSTS accepts (Django's own check);
+- a path of plain ASCII characters that the URL configuration routes to the records API.
 
-The headers Django's middleware adds to such an answer are computed once per view, by
-the middleware's own code (see _Templates), and storage/tests/test_frontdoor.py compares
-the two paths' answers header by header.
+Credentials come first (access.credentials.authenticate), the body only after the grant
+is checked: an unauthorised client's body is never waited for (core.slow_clients).
+storage/tests/test_frontdoor.py and test_parity.py compare its answers with Django's,
+header by header.
 """
 
 from __future__ import annotations
@@ -36,17 +40,36 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import DisallowedHost, SuspiciousOperation
+from django.core.handlers.wsgi import LimitedStream
 from django.core.signals import setting_changed
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, close_old_connections, connections
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    DatabaseError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    close_old_connections,
+    connections,
+)
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django.middleware.security import SecurityMiddleware
 from django.urls import resolve
 from django.utils.functional import cached_property
 
+from access.credentials import authenticate, bearer_hash
+from access.selectors import TokenRow, token_guard
 from core.collector import resume_collector
+from core.conditional import etag
+from core.errors import UniqueViolation, ValidationFailed
+from core.json import dumps, loads
 from core.middleware import log_request, request_id_for
-from storage import fastpath
+from core.parsers import JSONParser, check_charset
+from core.views import server_error
+from factory.schema.ddl import table_changed
+from storage import records, services
+from storage.runtime import RecordRuntime, last_served
+from storage.serializers import parse_key, represent
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -66,9 +89,18 @@ MIDDLEWARE = (
     "core.middleware.RequestChecksMiddleware",
 )
 
-# Storage names and record keys of plain ASCII (fastpath parses the key): anything else,
+# Storage names and record keys of plain ASCII (the front door parses the key): anything else,
 # percent-encoded text keys included, takes Django's way, which decodes paths in full.
 _RECORDS = re.compile(r"/api/v1/storage/([a-z][a-z0-9_]*)/(?:([A-Za-z0-9._~-]+)/)?")
+_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
+# What each route answers (DRF answers anything else 405, with its Allow header).
+_LIST_METHODS = frozenset({"GET", "POST"})
+_DETAIL_METHODS = frozenset({"GET", "PUT", "PATCH", "DELETE"})
+# Bodies of one record, or a small bulk; a larger body goes Django's way.
+_MAX_BODY = 64 * 1024
+# What DRF negotiates to our JSON renderer without a second thought. No Accept header
+# reads as */*; an empty one accepts nothing, and DRF answers it 406.
+_PLAIN_ACCEPT = frozenset({"*/*", "application/json"})
 # What sends a request to Django: headers a middleware acts on, and what makes Django
 # derive a script prefix (get_script_name: mod_rewrite's variables).
 _HANDLED_BY_DJANGO = (
@@ -99,7 +131,7 @@ class Off:
 def off_reason() -> Off | None:
     """Why the current settings turn the front door off; None when it is on.
 
-    The one rule: RecordReads decides with it, and the system check (storage.checks) and
+    The one rule: FrontDoor decides with it, and the system check (storage.checks) and
     the start-up log line (announce) say what it found.
     """
     if not settings.RECORDS_FAST_PATH:
@@ -142,8 +174,17 @@ def announce(*, asgi: bool = False) -> None:
     logger.log(level, "front door off: %s", off.reason, extra={"entry": entry})
 
 
-class RecordReads:
-    """WSGI middleware: GET one record, GET a page; everything else to `app` (Django)."""
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """An answer as the WSGI server is handed it."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+class FrontDoor:
+    """WSGI middleware: the records requests its gate takes; everything else to `app`."""
 
     def __init__(self, app: WSGIApp) -> None:
         self.app = app
@@ -152,40 +193,57 @@ class RecordReads:
         setting_changed.connect(self._forget_settings)  # tests, mostly
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        match = _RECORDS.fullmatch(environ.get("PATH_INFO", ""))
-        if match is None or environ.get("REQUEST_METHOD") != "GET" or not self.enabled():
-            return self.app(environ, start_response)
-        started = time.perf_counter()
-        resume_collector()
-        try:
-            answered = self._answer(environ, match)
-        except DatabaseError:
-            # A held connection that died (see _release_connection_if_due), or an outage:
-            # Django answers, on a checked connection, or 503 as usual.
-            answered = None
-        except SuspiciousOperation:
-            # The client's fault (more query parameters than Django parses): Django answers
-            # 400 and logs it (core.views.bad_request), so it is not logged twice.
-            answered = None
-        except Exception:  # a bug here must not cost the request: Django answers it
-            error_logger.exception("front door failed; Django answers the request")
-            answered = None
-        if answered is None:
+        reply = self.respond(environ)
+        if reply is None:
             # Django's handler begins with request_started, whose close_old_connections
             # returns a connection held here to the pool (or drops it if it failed).
             return self.app(environ, start_response)
-        answer, request, template = answered
+        start_response(f"{reply.status} {HTTPStatus(reply.status).phrase}", reply.headers)
+        return [reply.body]
+
+    def respond(self, environ: dict[str, Any]) -> Reply | None:
+        """The answer to a request the gate takes; None for one Django answers."""
+        started = time.perf_counter()
+        taken = self._gate(environ)
+        if taken is None:
+            return None
+        request, name, key = taken
+        resume_collector()
         request_id = request_id_for(environ)
-        headers = [
-            *template,
-            *answer.headers,
-            ("Content-Length", str(len(answer.body))),
-            ("X-Request-ID", request_id),
-        ]
+        try:
+            answer = _answer(request, name, key)
+        except _HandedOver:
+            return None
+        except Exception as exc:  # noqa: BLE001 (a refusal, or a bug: answered 500)
+            answer = _refused(exc, request, request_id)
+        if self._templates is None:
+            self._templates = _Templates()
+        body = b"" if answer.data is None else dumps(answer.data)
+        headers = [*self._templates.headers(key is None, request), *answer.headers]
+        if body:
+            headers.append(("Content-Type", answer.content_type))
+        headers += [("Content-Length", str(len(body))), ("X-Request-ID", request_id)]
         _release_connection_if_due()
-        start_response(f"{answer.status} {HTTPStatus(answer.status).phrase}", headers)
-        log_request("GET", request.path, answer.status, started, request_id)
-        return [answer.body]
+        log_request(request.method, request.path, answer.status, started, request_id)
+        return Reply(answer.status, headers, body)
+
+    def _gate(self, environ: dict[str, Any]) -> tuple[_Request, str, str | None] | None:
+        match = _RECORDS.fullmatch(environ.get("PATH_INFO", ""))
+        if match is None:
+            return None
+        name, key = match.groups()
+        method = environ.get("REQUEST_METHOD", "")
+        if method not in (_LIST_METHODS if key is None else _DETAIL_METHODS):
+            return None
+        if not self.enabled():
+            return None
+        try:
+            request = _taken(environ, method)
+        except SuspiciousOperation:
+            # The client's fault (more query parameters than Django parses): Django answers
+            # 400 and logs it (core.views.bad_request), so it is not logged twice.
+            return None
+        return None if request is None else (request, name, key)
 
     def enabled(self) -> bool:
         if self._enabled is None:
@@ -195,31 +253,254 @@ class RecordReads:
     def _forget_settings(self, **kwargs: Any) -> None:
         self._enabled = self._templates = None
 
-    def _answer(
-        self, environ: dict[str, Any], match: re.Match[str]
-    ) -> tuple[fastpath.Answer, HttpRequest, tuple[tuple[str, str], ...]] | None:
-        if environ.get("CONTENT_LENGTH") not in (None, "", "0") or any(
-            environ.get(name) for name in _HANDLED_BY_DJANGO
-        ):
-            return None
-        request = _Request(environ)
-        if not fastpath.plain(request) or not _host_allowed(request):
-            return None
-        name, key = match.groups()
-        answer = (
-            fastpath.read_page(request, name)
-            if key is None
-            else fastpath.read_one(request, name, key)
-        )
+
+# --- the gate ----------------------------------------------------------------------------
+
+
+def _taken(environ: dict[str, Any], method: str) -> _Request | None:
+    """The request, when the gate takes it (see the module's docstring); else None."""
+    if any(environ.get(name) for name in _HANDLED_BY_DJANGO):
+        return None
+    length = environ.get("CONTENT_LENGTH")
+    if method in _WITH_BODY:
+        if not _json_utf8(environ.get("CONTENT_TYPE", "")):
+            return None  # DRF negotiates, or answers 415
+        if not (length or "").isdigit() or not 0 < int(length) <= _body_limit():
+            return None  # no body, or a large one: Django's way
+    elif length not in (None, "", "0"):
+        return None
+    request = _Request(environ)
+    if not _plain(request) or not _host_allowed(request):
+        return None
+    if method == "GET" and "format" in request.GET:
+        return None  # an export: streamed by Django, which holds a slow-client slot
+    return request
+
+
+def _plain(request: HttpRequest) -> bool:
+    """Nothing about the request but what the records operations decide."""
+    meta = request.META
+    return (
+        not settings.THROTTLE_RATE
+        and meta.get("HTTP_ACCEPT", "*/*") in _PLAIN_ACCEPT
+        and "HTTP_IDEMPOTENCY_KEY" not in meta
+    )
+
+
+def _json_utf8(content_type: str) -> bool:
+    """A JSON body as core.parsers.JSONParser reads it (UTF-8, the charset named or not)."""
+    if content_type == "application/json":
+        return True
+    if not content_type.startswith("application/json;"):
+        return False
+    try:
+        check_charset(content_type)
+    except Exception:  # noqa: BLE001 (DRF's UnsupportedMediaType: Django answers 415)
+        return False
+    return True
+
+
+def _body_limit() -> int:
+    return min(_MAX_BODY, settings.MAX_REQUEST_BYTES)
+
+
+class _HandedOver(Exception):
+    """A read that found this thread's held connection dead: it wrote nothing, and Django
+    answers it on a checked connection (see _release_connection_if_due)."""
+
+
+# --- answers: the records operations, with credentials first -----------------------------
+
+
+def _answer(request: _Request, name: str, key: str | None) -> records.Answer:
+    method = request.method
+    if method == "GET":
+        try:
+            return _read_page(request, name) if key is None else _read_one(request, name, key)
+        except (OperationalError, InterfaceError) as exc:
+            if table_changed(exc):
+                raise
+            raise _HandedOver from exc
+    _fresh_connection()  # a write never runs on a connection held unchecked
+    if key is None:  # POST: the gate takes no other write on a list
+        return records.create(_described(request, name, _authenticated(request, name)))
+    if method == "DELETE":
+        return records.delete(_described(request, name, _authenticated(request, name), key))
+    return _update(request, name, key, partial=method == "PATCH")
+
+
+def _read_page(request: _Request, name: str) -> records.Answer:
+    return records.read_page(_described(request, name, _authenticated(request, name)))
+
+
+def _read_one(request: _Request, name: str, key: str) -> records.Answer:
+    """GET one record: the token, its grant, the storage's serving version and the record
+    in one statement, when this process served the storage before (its guess of the
+    version, checked by the operation against the storage row that comes back)."""
+    guess = last_served(name)
+    parsed = parse_key(guess.definition["primary_key"], key) if guess is not None else None
+    if guess is not None and parsed is not None:
+        try:
+            with services.savepoint_if_in_transaction():
+                token = _authenticated(request, name, record=guess.select_by_key, key=parsed)
+        except DatabaseError as exc:
+            if isinstance(exc, OperationalError | InterfaceError) and not table_changed(exc):
+                raise
+            # A stale guess (the table was dropped, or its key is of another type now):
+            # a read that fails costs a second lookup, never the answer.
+        else:
+            known = records.KnownRecord(guess.storage_id, guess.version, token.record)
+            return records.read_one(_described(request, name, token, key, known=known))
+    return records.read_one(_described(request, name, _authenticated(request, name), key))
+
+
+def _update(request: _Request, name: str, key: str, *, partial: bool) -> records.Answer:
+    """PUT or PATCH. For a token this process found valid lately, with If-Match: one UPDATE
+    that checks the token in the same statement (access.selectors.token_guard), for the
+    version this process last served. What it cannot answer (it matched nothing, or the
+    body is invalid) the records operation answers after the token lookup, without running
+    the same statement again."""
+    missed = None
+    guess = last_served(name)
+    secret_hash = bearer_hash(request.META.get("HTTP_AUTHORIZATION", ""))
+    if (
+        guess is not None
+        and secret_hash is not None
+        and "HTTP_IF_MATCH" in request.META
+        and _verified_lately(secret_hash)
+    ):
+        guarded = _guarded_update(request, guess, secret_hash, key, partial=partial)
+        if isinstance(guarded, records.Answer):
+            return guarded
+        missed = guarded
+    token = _authenticated(request, name)
+    described = _described(request, name, token, key, missed=missed)
+    return records.update(described, partial=partial)
+
+
+def _guarded_update(
+    request: _Request, runtime: RecordRuntime, secret_hash: str, key: str, *, partial: bool
+) -> records.Answer | tuple[int, int] | None:
+    """The answer, or (storage id, version) when the UPDATE matched nothing, or None when
+    it could not run (nothing was written, no statement ran but a failed one)."""
+    parsed = parse_key(runtime.definition["primary_key"], key)
+    if parsed is None:
+        return None
+    try:
+        data = request.json_body()
+    except Exception:  # noqa: BLE001 (the operation reads it again, and refuses it)
+        return None
+    guard = token_guard(
+        secret_hash=secret_hash,
+        storage_name=runtime.name,
+        storage_id=runtime.storage_id,
+        version=runtime.version,
+        access=("write", "read"),  # a write-only token is answered without the record
+    )
+    try:
+        with services.savepoint_if_in_transaction():
+            row = services.record_update(
+                runtime=runtime,
+                key=parsed,
+                data=data,
+                if_match=request.META["HTTP_IF_MATCH"],
+                partial=partial,
+                guard=guard,
+            )
+    except services.NotApplied:
+        return runtime.storage_id, runtime.version
+    except ValidationFailed:
+        return None  # refused before any statement: after the token lookup, it is answered
+    except UniqueViolation as exc:
+        # The UPDATE ran (its guard held: token, grant and version): its refusal stands.
+        answer = records.refusal(exc)
         if answer is None:
-            return None
-        if self._templates is None:
-            self._templates = _Templates()
-        return answer, request, self._templates.headers(key is None, request)
+            raise
+        return answer
+    except (DatabaseError, IntegrityError) as exc:
+        if not table_changed(exc):
+            raise
+        return None  # another table now: the operation resolves the storage afresh
+    return records.Answer(200, represent(row, runtime.converters), (("ETag", etag(row._version)),))
+
+
+def _authenticated(request: _Request, name: str, **record: Any) -> TokenRow:
+    """The token (access.credentials.authenticate: 401 for anything else), remembered as
+    verified lately (see _update)."""
+    token = authenticate(request.META.get("HTTP_AUTHORIZATION", ""), name, **record)
+    secret_hash = bearer_hash(request.META["HTTP_AUTHORIZATION"])
+    if secret_hash is not None:
+        _verified[secret_hash] = time.monotonic()
+    return token
+
+
+# Secret hashes of tokens found valid by this process lately, and when (see _update). A
+# guess that may cost time, never correctness: the UPDATE checks the token again.
+_verified: dict[str, float] = {}
+_VERIFIED_FOR = 30.0
+_VERIFIED_MAX = 10_000
+
+
+def _verified_lately(secret_hash: str) -> bool:
+    if len(_verified) > _VERIFIED_MAX:
+        _verified.clear()
+    seen = _verified.get(secret_hash)
+    return seen is not None and time.monotonic() - seen < _VERIFIED_FOR
+
+
+def _described(
+    request: _Request,
+    name: str,
+    token: TokenRow,
+    key: str | None = None,
+    **more: Any,
+) -> records.RecordRequest:
+    meta = request.META
+    return records.RecordRequest(
+        name=name,
+        principal=token,
+        query=request.GET,
+        path=request.path,
+        absolute=request.build_absolute_uri,
+        key=key,
+        body=request.json_body,
+        if_match=meta.get("HTTP_IF_MATCH"),
+        if_none_match=meta.get("HTTP_IF_NONE_MATCH"),
+        storage=token.storage,
+        storage_known=True,
+        **more,
+    )
+
+
+def _refused(exc: Exception, request: _Request, request_id: str) -> records.Answer:
+    """A refusal's answer (records.refusal), or for a bug the 500 Django would answer."""
+    answer = records.refusal(exc)
+    if answer is not None:
+        return answer
+    request.request_id = request_id  # type: ignore[attr-defined]
+    error_logger.exception(
+        "unhandled exception", extra={"request_id": request_id, "path": request.path}
+    )
+    return _from_response(server_error(request))
+
+
+def _from_response(response: HttpResponse) -> records.Answer:
+    headers = tuple((name, value) for name, value in response.items() if name != "Content-Type")
+    return records.Answer(
+        response.status_code, loads(response.content), headers, response["Content-Type"]
+    )
+
+
+def _fresh_connection() -> None:
+    """Return a connection this thread held since its last read to the pool, which checks
+    it when it is taken again: a write on a connection that died unseen could not tell
+    whether it was written (reads are answered by Django then: _HandedOver)."""
+    if not connections[DEFAULT_DB_ALIAS].in_atomic_block:
+        close_old_connections()
 
 
 class _Request(HttpRequest):
-    """What storage.fastpath and Django's host, scheme and URL helpers read of a request,
+    """What the front door and Django's host, scheme and URL helpers read of a request,
     from the WSGI environ without the rest of WSGIRequest (HttpRequest.__init__ included:
     its empty QueryDicts were a twentieth of a read)."""
 
@@ -227,6 +508,22 @@ class _Request(HttpRequest):
         self.META = environ
         self.method = environ["REQUEST_METHOD"]
         self.path = self.path_info = environ["PATH_INFO"]
+        self._parsed: tuple[Any, Exception | None] | None = None
+
+    def json_body(self) -> Any:
+        """The body, parsed once as core.parsers.JSONParser parses it for DRF (the same
+        refusals); read only when first asked for."""
+        if self._parsed is None:
+            length = int(self.META["CONTENT_LENGTH"])
+            stream = LimitedStream(self.META["wsgi.input"], length)
+            try:
+                self._parsed = (JSONParser().parse(stream, self.META["CONTENT_TYPE"]), None)
+            except Exception as exc:  # noqa: BLE001 (raised again to each caller)
+                self._parsed = (None, exc)
+        data, error = self._parsed
+        if error is not None:
+            raise error
+        return data
 
     @cached_property
     def GET(self) -> QueryDict:  # type: ignore[override]
@@ -269,8 +566,9 @@ def _host_allowed(request: HttpRequest) -> bool:
 
 
 class _Templates:
-    """The headers Django's middleware adds to a successful answer of the record list and
-    record detail views, computed once by that middleware's own code."""
+    """The headers DRF and Django's middleware add to every answer of the record list and
+    record detail routes (Content-Type, Content-Length and X-Request-ID are set per
+    answer), computed once by their own code."""
 
     def __init__(self) -> None:
         probes = {"list": "/api/v1/storage/probe/", "detail": "/api/v1/storage/probe/1/"}
@@ -300,8 +598,8 @@ def _template(path: str, secure: bool) -> tuple[tuple[str, str], ...]:
     if secure and settings.SECURE_PROXY_SSL_HEADER:
         header, value = settings.SECURE_PROXY_SSL_HEADER
         probe.META[header] = value
-    response = HttpResponse(content_type="application/json")
-    for name, value in fastpath.drf_headers(view).items():
+    response = HttpResponse()
+    for name, value in _drf_headers(view).items():
         response[name] = value
     # In the order Django runs them on the way out (the reverse of MIDDLEWARE); those not
     # called add nothing to such an answer (no session or message touched, no CSRF cookie,
@@ -309,7 +607,18 @@ def _template(path: str, secure: bool) -> tuple[tuple[str, str], ...]:
     CorsMiddleware(_unused).add_response_headers(probe, response)
     XFrameOptionsMiddleware(_unused).process_response(probe, response)
     SecurityMiddleware(_unused).process_response(probe, response)
-    return tuple(response.items())
+    return tuple((name, value) for name, value in response.items() if name != "Content-Type")
+
+
+def _drf_headers(view: Any) -> dict[str, str]:
+    """The headers the viewset adds to every answer of the route `view` serves (Allow,
+    Vary), set up as DRF's ViewSetMixin.as_view sets up an instance for a request."""
+    instance = view.cls(**view.initkwargs)
+    instance.action_map = view.actions
+    for method, action in view.actions.items():
+        setattr(instance, method, getattr(instance, action))
+    instance.setup(HttpRequest())
+    return dict(instance.default_response_headers)
 
 
 def _unused(request: HttpRequest) -> HttpResponse:

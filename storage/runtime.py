@@ -52,8 +52,8 @@ class RecordRuntime:
 
 _runtimes: LRUCache[RecordRuntime] = LRUCache(lambda: settings.MODEL_CACHE_SIZE)
 # The runtime each storage name served last in this process: a guess, never the truth. The
-# records API's fast path (storage.fastpath) builds its one statement from it and checks
-# the storage row that comes back; a stale guess only costs the general path.
+# records front door (storage.frontdoor) builds its one statement from it, and the records
+# operations check the storage row that comes back; a stale guess costs a second lookup.
 _last_served: LRUCache[RecordRuntime] = LRUCache(lambda: settings.MODEL_CACHE_SIZE)
 
 

@@ -106,7 +106,7 @@ def record_bulk_insert(
 
 class NotApplied(Exception):
     """A guarded update found its guard empty, or no row to update: nothing was written,
-    and the caller (storage.fastpath) lets the general path answer."""
+    and the caller (storage.frontdoor) learns which from the token."""
 
 
 def record_update(
@@ -132,7 +132,8 @@ def record_update(
             values, body_version = runtime.validator.for_replace(data, key)
         tags = _tags_to_match(parse_tags(if_match), body_version)
     except ValidationFailed:
-        _current_version(runtime, key)  # an unknown key answers 404 before a bad body
+        if guard is None:  # under a guard the token is not checked yet: no statement
+            _current_version(runtime, key)  # an unknown key answers 404 before a bad body
         raise
     if tags is None:
         check_if_match(None, _current_version(runtime, key))  # 404, else 428
@@ -154,7 +155,7 @@ def record_update(
     if row is None:
         if guard is not None:
             raise NotApplied
-        _raise_lost_race(runtime, key)
+        record_lost_race(runtime, key)
     return row
 
 
@@ -170,7 +171,7 @@ def record_delete(*, runtime: RecordRuntime, key: Any, if_match: str | None) -> 
         rows = rows.filter(_version__in=tags)
     deleted, _ = rows.delete()
     if not deleted:
-        _raise_lost_race(runtime, key)
+        record_lost_race(runtime, key)
 
 
 def _current_version(runtime: RecordRuntime, key: Any) -> int:
@@ -201,8 +202,9 @@ def _tags_to_match(if_match: set[int] | None, body_version: Any) -> set[int] | N
     return {body_version} if body_version > 0 else set()
 
 
-def _raise_lost_race(runtime: RecordRuntime, key: Any) -> None:
-    """The conditional write matched nothing: the record is gone, or its version moved."""
+def record_lost_race(runtime: RecordRuntime, key: Any) -> None:
+    """The conditional write matched nothing: the record is gone (404), or its version
+    moved (412). Raises one of them."""
     current = runtime.model.objects.filter(pk=key).values_list("_version", flat=True).first()
     if current is None:
         raise runtime.record_not_found(key)

@@ -1,4 +1,4 @@
-"""The one Bearer parser (DRF's authentication and the records fast lane both call it)."""
+"""The one Bearer parser (DRF's authentication and the records front door both call it)."""
 
 from __future__ import annotations
 

@@ -108,7 +108,7 @@ class KeyedUpdate:
     is compiled per set of field names and number of versions, from names quoted by
     Django, and kept (a bounded number of shapes: clients choose them). With a `Guard`
     the UPDATE takes effect only when the guard's query returns a row, in the same
-    statement (the records fast path checks the token that way).
+    statement (the records front door checks the token that way: storage.frontdoor).
     """
 
     MAX_SHAPES = 256

@@ -15,7 +15,7 @@ import pytest
 from django.core.checks import run_checks
 
 from storage.checks import front_door
-from storage.frontdoor import RecordReads, announce, off_reason
+from storage.frontdoor import FrontDoor, announce, off_reason
 
 ROOT = Path(__file__).resolve().parents[2]
 METRICS = "metrics.middleware.MetricsMiddleware"  # no such module: the check imports nothing
@@ -35,7 +35,7 @@ def _fast_path_chosen(settings):
 def test_nothing_is_said_when_the_front_door_is_on():
     assert off_reason() is None
     assert front_door() == []
-    assert RecordReads(_unused).enabled()
+    assert FrontDoor(_unused).enabled()
 
 
 @pytest.mark.parametrize(
@@ -70,7 +70,7 @@ def test_the_check_names_why_the_front_door_is_off(settings, change, reason):
     assert warning.level == logging.WARNING
     assert reason in warning.msg
     assert warning.msg.startswith("The records API's front door is off: ")
-    assert not RecordReads(_unused).enabled()  # the same rule decides
+    assert not FrontDoor(_unused).enabled()  # the same rule decides
 
 
 def test_the_check_is_registered(settings):
@@ -89,7 +89,7 @@ def test_records_fast_path_0_is_a_choice_not_a_warning(settings, caplog):
         announce()
 
     assert front_door() == []
-    assert not RecordReads(_unused).enabled()
+    assert not FrontDoor(_unused).enabled()
     (line,) = caplog.records
     assert (line.levelno, line.entry) == (logging.INFO, "wsgi")
     assert (

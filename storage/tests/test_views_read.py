@@ -205,7 +205,7 @@ def test_fields_named_like_builder_internals_read_back_their_own_values(api_clie
 def test_get_by_key_costs_two_queries_on_the_general_path(
     api_client, add_dog, django_assert_num_queries, settings
 ):
-    settings.RECORDS_FAST_PATH = False  # storage/tests/test_fastpath.py: one query there
+    settings.RECORDS_FAST_PATH = False  # storage/tests/test_parity.py: one query there
     dog = add_dog()
 
     # The token with the storage's serving version and grant, then the row.
@@ -228,15 +228,23 @@ def test_get_by_key_costs_two_queries_on_the_general_path(
     ],
 )
 def test_a_page_link_encodes_the_query_as_a_copied_querydict_would(rf, query):
-    """views._page_url builds the link without copying the QueryDict; it must spell it as
-    the copy with ["cursor"] set, encoded by django.utils.http.urlencode, spelled it."""
+    """records.links.page_url builds the link without copying the QueryDict; it must spell
+    it as the copy with ["cursor"] set, encoded by django.utils.http.urlencode, spelled it."""
     from django.utils.http import urlencode as django_urlencode
 
-    from storage.views import _page_url
+    from storage.records import RecordRequest
+    from storage.records.links import page_url
 
     request = rf.get(f"/api/v1/storage/dogs/?{query}")
+    described = RecordRequest(
+        name="dogs",
+        principal=None,
+        query=request.GET,
+        path=request.path,
+        absolute=request.build_absolute_uri,
+    )
     params = request.GET.copy()
     params["cursor"] = "Zm9vYmFy-_"
     expected = request.build_absolute_uri(f"{request.path}?{django_urlencode(params, doseq=True)}")
 
-    assert _page_url(request, "Zm9vYmFy-_") == expected
+    assert page_url(described, "Zm9vYmFy-_") == expected

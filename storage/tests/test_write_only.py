@@ -1,7 +1,7 @@
 """A token that may write a storage but not read it never gets record contents back.
 
 Every write answers such a token with the key and `_version` (and its headers), on the
-fast path and on the DRF path alike; errors carry no field values either.
+front door and through the DRF viewset alike; errors carry no field values either.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Numbers at the edges of every numeric type: kept exactly or refused with a 400 naming the
 field, never rounded, on every way in (create, PATCH, bulk, JSON and NDJSON ingest), with
-the records fast path on and off."""
+the records front door open and closed."""
 
 from __future__ import annotations
 

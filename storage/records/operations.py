@@ -1,0 +1,203 @@
+"""The records operations: read one, read a page (or export it), create (one or many),
+replace or patch, delete. Each checks the grant first, then resolves the storage version,
+then reads the body, and answers once: an Answer, or a domain error for `refusal`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from django.db import DatabaseError
+
+from access.credentials import CHALLENGE, NO_CREDENTIALS
+from access.grants import NO_GRANT, may_access
+from core.collector import collector_paused
+from core.conditional import ANY, etag, parse_tags
+from core.errors import Forbidden, NotAuthenticated, ValidationFailed
+from core.exception_handler import problem_exception_handler
+from core.problems import PROBLEM_CONTENT_TYPE
+from core.slow_clients import HeldWhileStreaming, take_slot
+from factory.schema.ddl import table_changed
+from storage import export, selectors, services
+from storage.records.links import list_body, record_url
+from storage.records.request import Answer, RecordRequest
+from storage.runtime import (
+    RecordRuntime,
+    runtime_for_row,
+    storage_changed,
+    storage_row,
+)
+from storage.serializers import parse_key, represent, represent_all
+
+Operation = Callable[..., Answer]
+
+
+def _storage_may_change(operation: Operation) -> Operation:
+    """A statement that met its storage's table dropped or declared again under it wrote
+    nothing: 404 or 503 (storage.runtime.storage_changed), never a 500."""
+
+    @functools.wraps(operation)
+    def answer(request: RecordRequest, *args: Any, **kwargs: Any) -> Answer:
+        try:
+            return operation(request, *args, **kwargs)
+        except DatabaseError as exc:
+            if table_changed(exc):
+                raise storage_changed(request.name) from exc
+            raise
+
+    return answer
+
+
+@_storage_may_change
+def read_one(request: RecordRequest) -> Answer:
+    runtime = _runtime(request, "read")
+    key = _key(runtime, request.key)
+    known = request.known
+    if known is not None and (known.storage_id, known.version) == _version_of(runtime):
+        row = known.row  # read with the token, from the version served now
+        if row is None:
+            raise runtime.record_not_found(key)
+    else:
+        row = selectors.record_get(runtime=runtime, key=key)
+    tag = etag(row._version)
+    if _not_modified(request, runtime, row):
+        return Answer(304, headers=(("ETag", tag),))
+    return Answer(200, represent(row, runtime.converters), (("ETag", tag),))
+
+
+@_storage_may_change
+def read_page(request: RecordRequest) -> Answer:
+    runtime = _runtime(request, "read")
+    export_format = request.query.get("format")
+    if export_format is not None:
+        return _export(request, runtime, export_format)
+    found = selectors.record_list(runtime=runtime, params=request.query)
+    return Answer(200, list_body(request, found))
+
+
+@_storage_may_change
+def create(request: RecordRequest) -> Answer:
+    """One record (a JSON object) or a bulk (an array): 201."""
+    runtime = _runtime(request, "write")
+    pairs = _written(request, runtime)
+    # A bulk makes hundreds of thousands of objects (core.collector), from parsing the
+    # body on; the collector resumes with the next request, once they are gone.
+    with collector_paused(until_next_request=True):
+        data = request.body()
+        if isinstance(data, list):
+            rows = services.record_bulk_create(runtime=runtime, items=data)
+            del data
+            return Answer(201, represent_all((vars(row) for row in rows), pairs), bulk=True)
+    row = services.record_create(runtime=runtime, data=data)
+    location = record_url(request, runtime, row.pk)
+    return Answer(
+        201, represent(row, pairs), (("Location", location), ("ETag", etag(row._version)))
+    )
+
+
+@_storage_may_change
+def update(request: RecordRequest, *, partial: bool) -> Answer:
+    """PUT (partial=False) or PATCH: 200, or 404, 400, 428, 412, 409 in that order."""
+    runtime = _runtime(request, "write")
+    key = _key(runtime, request.key)
+    data = request.body()
+    if request.missed == _version_of(runtime) and may_access(
+        request.principal, request.name, "read"
+    ):
+        # The same UPDATE on this version matched nothing with the token and grant holding
+        # (storage.frontdoor): running it again would match nothing again.
+        services.record_lost_race(runtime, key)
+    row = services.record_update(
+        runtime=runtime, key=key, data=data, if_match=request.if_match, partial=partial
+    )
+    return Answer(200, represent(row, _written(request, runtime)), (("ETag", etag(row._version)),))
+
+
+@_storage_may_change
+def delete(request: RecordRequest) -> Answer:
+    runtime = _runtime(request, "write")
+    services.record_delete(
+        runtime=runtime, key=_key(runtime, request.key), if_match=request.if_match
+    )
+    return Answer(204)
+
+
+def refusal(exc: Exception) -> Answer | None:
+    """A refused request's answer, by the API's one exception handler (domain errors, the
+    body parser's, database failures); None for an exception it gives no answer (a bug)."""
+    problem = problem_exception_handler(exc, {})
+    if problem is None:
+        return None
+    headers = tuple((name, value) for name, value in problem.items() if name != "Content-Type")
+    return Answer(problem.status_code, problem.data, headers, content_type=PROBLEM_CONTENT_TYPE)
+
+
+# --- what every operation does first ------------------------------------------------------
+
+
+def _runtime(request: RecordRequest, *needed: str) -> RecordRuntime:
+    """The runtime of the version the storage serves now, once the principal may do each
+    of `needed` there (401, 403; then 404 or 409 for the storage)."""
+    principal = request.principal
+    if principal is None:
+        raise NotAuthenticated(NO_CREDENTIALS, challenge=CHALLENGE)
+    if not may_access(principal, request.name, *needed):
+        raise Forbidden(NO_GRANT)
+    row = request.storage if request.storage_known else storage_row(request.name)
+    return runtime_for_row(request.name, row)
+
+
+def _version_of(runtime: RecordRuntime) -> tuple[int, int]:
+    return runtime.storage_id, runtime.version
+
+
+def _key(runtime: RecordRuntime, raw: str | None) -> Any:
+    key = parse_key(runtime.definition["primary_key"], raw or "")
+    if key is None:
+        raise runtime.record_not_found(raw)
+    return key
+
+
+def _written(request: RecordRequest, runtime: RecordRuntime) -> list[tuple[str, Any]]:
+    """What a write answers of its records: all of them, or to a token that may write but
+    not read here, the key and `_version` alone (a write must not be a way to read)."""
+    if may_access(request.principal, runtime.name, "read"):  # type: ignore[arg-type]
+        return runtime.converters
+    kept = (runtime.key_name, "_version")
+    return [(name, convert) for name, convert in runtime.converters if name in kept]
+
+
+def _not_modified(request: RecordRequest, runtime: RecordRuntime, row: Any) -> bool:
+    """A matching If-None-Match is 304 unless the schema became ready after the last write
+    (the representation may have gained fields since the client cached it)."""
+    tags = parse_tags(request.if_none_match, header_name="If-None-Match")
+    if not tags or (row._version not in tags and ANY not in tags):
+        return False
+    return runtime.ready_at is None or row._updated_at >= runtime.ready_at
+
+
+def _export(request: RecordRequest, runtime: RecordRuntime, export_format: str) -> Answer:
+    if export_format not in export.FORMATS:
+        raise ValidationFailed(
+            {"format": [f"Use one of: {', '.join(export.FORMATS)} (or leave it out for JSON)."]}
+        )
+    # The thread streams for as long as the client reads: it takes a slow-client slot.
+    slot = take_slot()
+    try:
+        rows, pairs = selectors.record_export(runtime=runtime, params=request.query)
+    except BaseException:
+        slot.release()
+        raise
+    if export_format == "ndjson":
+        lines = export.ndjson_lines(rows, pairs)
+    else:
+        lines = export.csv_lines(rows, pairs, runtime.definition)
+    disposition = f'attachment; filename="{runtime.name}.{export_format}"'
+    return Answer(
+        200,
+        headers=(("Content-Disposition", disposition),),
+        content_type=export.FORMATS[export_format],
+        stream=HeldWhileStreaming(lines, slot),
+    )

@@ -1,0 +1,61 @@
+"""What the records operations are asked (RecordRequest) and what they answer (Answer),
+without an HTTP framework: each adapter builds the one and renders the other."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from access.grants import Holder
+from access.selectors import StorageRow
+
+
+@dataclass(frozen=True, slots=True)
+class KnownRecord:
+    """A record read along with the token (access.selectors.token_lookup), for the storage
+    version the caller guessed: trusted only when that is the version served."""
+
+    storage_id: int
+    version: int
+    row: Any  # None: no record with that key
+
+
+@dataclass(frozen=True, slots=True)
+class RecordRequest:
+    """One records request, as an adapter describes it.
+
+    `principal` is who asks, authenticated by the adapter (None: nobody). `storage` is the
+    storage's row when it came with the token (`storage_known`); otherwise it is read.
+    `body` reads and parses the body: it is called only once the grant is checked, so an
+    unauthorised client's body is never waited for (core.slow_clients).
+    """
+
+    name: str
+    principal: Holder | None
+    query: Mapping[str, Any]
+    path: str  # the request's path, for the links of a page
+    absolute: Callable[[str], str]  # a path as an absolute URL (the request's host, scheme)
+    key: str | None = None  # the record's key as the URL spells it
+    body: Callable[[], Any] = lambda: None
+    if_match: str | None = None
+    if_none_match: str | None = None
+    storage: StorageRow | None = None
+    storage_known: bool = False
+    known: KnownRecord | None = None
+    # A guarded UPDATE of this key (storage.frontdoor) matched nothing on this (storage
+    # id, version) although its token and grant held: the record is why (404 or 412).
+    missed: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A complete answer: status, headers and the body's data (None: no body), or a
+    `stream` of bytes (an export)."""
+
+    status: int
+    data: Any = None
+    headers: tuple[tuple[str, str], ...] = ()
+    content_type: str = "application/json"
+    stream: Iterator[bytes] | None = None
+    bulk: bool = False  # many records: the adapter lets go of them as soon as it can
