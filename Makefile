@@ -61,8 +61,9 @@ test-postgres: install
 test-sqlite: install
 	DATABASE_URL= $(BIN)/pytest -m "not postgresql" $(PYTEST_ARGS)
 
-## test-sqlite-slowpath: every request through Django and the DRF views, which must give
-## the same answers (tests marked `fastpath`, about the shortcuts themselves, deselected)
+## test-sqlite-slowpath: the front door closed, every request through Django and the DRF
+## viewset, which must give the same answers (tests marked `fastpath`, about the front
+## door itself, deselected)
 test-sqlite-slowpath: install
 	DATABASE_URL= RECORDS_FAST_PATH=0 $(BIN)/pytest -m "not postgresql" $(PYTEST_ARGS)
 

@@ -51,14 +51,29 @@ def authenticate(
     `storage_name` (and the record `record` reads by `key`: access.selectors.token_lookup).
     Raises NotAuthenticated without a header, AuthenticationFailed for one that does not
     hold."""
+    return token_for(presented_hash(header), storage_name, record=record, key=key)
+
+
+def presented_hash(header: str) -> str:
+    """The hash of the secret an `Authorization` header presents. Raises NotAuthenticated
+    without a header, AuthenticationFailed for one that is not `Bearer <secret>`."""
     if not header:
         raise NotAuthenticated(NO_CREDENTIALS, challenge=CHALLENGE)
     secret = bearer_secret(header)
     if secret is None:
         raise AuthenticationFailed("Send `Authorization: Bearer <token>`.", challenge=CHALLENGE)
-    row = token_lookup(
-        secret_hash=hash_secret(secret), storage_name=storage_name, record=record, key=key
-    )
+    return hash_secret(secret)
+
+
+def token_for(
+    secret_hash: str,
+    storage_name: str | None,
+    *,
+    record: KeyedRead | None = None,
+    key: Any = None,
+) -> TokenRow:
+    """The active token with this hash (see authenticate). Raises AuthenticationFailed."""
+    row = token_lookup(secret_hash=secret_hash, storage_name=storage_name, record=record, key=key)
     if row is None:
         raise AuthenticationFailed("The token is invalid, expired or revoked.", challenge=CHALLENGE)
     return row

@@ -33,9 +33,10 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
+from types import MappingProxyType
 from typing import Any
 
 from django.conf import settings
@@ -57,7 +58,7 @@ from django.middleware.security import SecurityMiddleware
 from django.urls import resolve
 from django.utils.functional import cached_property
 
-from access.credentials import authenticate, bearer_hash
+from access.credentials import bearer_hash, presented_hash, token_for
 from access.selectors import TokenRow, token_guard
 from core.collector import resume_collector
 from core.conditional import etag
@@ -238,7 +239,7 @@ class FrontDoor:
         if not self.enabled():
             return None
         try:
-            request = _taken(environ, method)
+            request = _taken(environ, method, key is None)
         except SuspiciousOperation:
             # The client's fault (more query parameters than Django parses): Django answers
             # 400 and logs it (core.views.bad_request), so it is not logged twice.
@@ -257,7 +258,7 @@ class FrontDoor:
 # --- the gate ----------------------------------------------------------------------------
 
 
-def _taken(environ: dict[str, Any], method: str) -> _Request | None:
+def _taken(environ: dict[str, Any], method: str, is_list: bool) -> _Request | None:
     """The request, when the gate takes it (see the module's docstring); else None."""
     if any(environ.get(name) for name in _HANDLED_BY_DJANGO):
         return None
@@ -272,7 +273,9 @@ def _taken(environ: dict[str, Any], method: str) -> _Request | None:
     request = _Request(environ)
     if not _plain(request) or not _host_allowed(request):
         return None
-    if method == "GET" and "format" in request.GET:
+    if environ.get("QUERY_STRING"):
+        request.GET  # noqa: B018 (parsed as Django parses it: too many fields is its 400)
+    if is_list and method == "GET" and "format" in request.GET:
         return None  # an export: streamed by Django, which holds a slow-client slot
     return request
 
@@ -302,6 +305,9 @@ def _json_utf8(content_type: str) -> bool:
 
 def _body_limit() -> int:
     return min(_MAX_BODY, settings.MAX_REQUEST_BYTES)
+
+
+_NO_QUERY: Mapping[str, Any] = MappingProxyType({})
 
 
 class _HandedOver(Exception):
@@ -349,7 +355,7 @@ def _read_one(request: _Request, name: str, key: str) -> records.Answer:
             # A stale guess (the table was dropped, or its key is of another type now):
             # a read that fails costs a second lookup, never the answer.
         else:
-            known = records.KnownRecord(guess.storage_id, guess.version, token.record)
+            known = records.KnownRecord(guess, token.record)
             return records.read_one(_described(request, name, token, key, known=known))
     return records.read_one(_described(request, name, _authenticated(request, name), key))
 
@@ -425,12 +431,11 @@ def _guarded_update(
 
 
 def _authenticated(request: _Request, name: str, **record: Any) -> TokenRow:
-    """The token (access.credentials.authenticate: 401 for anything else), remembered as
-    verified lately (see _update)."""
-    token = authenticate(request.META.get("HTTP_AUTHORIZATION", ""), name, **record)
-    secret_hash = bearer_hash(request.META["HTTP_AUTHORIZATION"])
-    if secret_hash is not None:
-        _verified[secret_hash] = time.monotonic()
+    """The token (access.credentials: 401 for anything else), remembered as verified
+    lately (see _update)."""
+    secret_hash = presented_hash(request.META.get("HTTP_AUTHORIZATION", ""))
+    token = token_for(secret_hash, name, **record)
+    _verified[secret_hash] = time.monotonic()
     return token
 
 
@@ -459,7 +464,7 @@ def _described(
     return records.RecordRequest(
         name=name,
         principal=token,
-        query=request.GET,
+        query=request.GET if key is None else _NO_QUERY,  # a record's answer reads none
         path=request.path,
         absolute=request.build_absolute_uri,
         key=key,

@@ -55,7 +55,7 @@ def read_one(request: RecordRequest) -> Answer:
     runtime = _runtime(request, "read")
     key = _key(runtime, request.key)
     known = request.known
-    if known is not None and (known.storage_id, known.version) == _version_of(runtime):
+    if known is not None and known.runtime is runtime:
         row = known.row  # read with the token, from the version served now
         if row is None:
             raise runtime.record_not_found(key)
@@ -145,6 +145,9 @@ def _runtime(request: RecordRequest, *needed: str) -> RecordRuntime:
         raise NotAuthenticated(NO_CREDENTIALS, challenge=CHALLENGE)
     if not may_access(principal, request.name, *needed):
         raise Forbidden(NO_GRANT)
+    known = request.known
+    if known is not None and known.serves(request.storage):
+        return known.runtime  # the version guessed is the one served (read with the token)
     row = request.storage if request.storage_known else storage_row(request.name)
     return runtime_for_row(request.name, row)
 

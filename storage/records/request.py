@@ -9,16 +9,25 @@ from typing import Any
 
 from access.grants import Holder
 from access.selectors import StorageRow
+from storage.runtime import RecordRuntime
 
 
 @dataclass(frozen=True, slots=True)
 class KnownRecord:
     """A record read along with the token (access.selectors.token_lookup), for the storage
-    version the caller guessed: trusted only when that is the version served."""
+    version the caller guessed (`runtime`): trusted only when that is the version served."""
 
-    storage_id: int
-    version: int
+    runtime: RecordRuntime
     row: Any  # None: no record with that key
+
+    def serves(self, storage: StorageRow | None) -> bool:
+        """Whether `storage` (the row read with the token) serves the guessed version."""
+        runtime = self.runtime
+        return (
+            storage is not None
+            and storage.id == runtime.storage_id
+            and storage.serving_version == runtime.version
+        )
 
 
 @dataclass(frozen=True, slots=True)
