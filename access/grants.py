@@ -15,6 +15,18 @@ from typing import Any, Protocol
 # What a token without the grant a storage operation needs is told (403).
 NO_GRANT = "This token has no grant for this operation on this storage."
 
+# What each method of the records API needs: the viewset's DRF permission (StorageAccess)
+# and the records operations (storage.records) read this one table.
+RECORD_ACCESS = {
+    "GET": "read",
+    "HEAD": "read",
+    "OPTIONS": "read",
+    "POST": "write",
+    "PUT": "write",
+    "PATCH": "write",
+    "DELETE": "write",
+}
+
 # What a grant can hold, in the order of its boolean columns (access.models.Grant).
 GRANT_KINDS = ("read", "write", "manage")
 

@@ -48,14 +48,3 @@ class StorageAccess(BasePermission):
             return False
         needed = getattr(view, "storage_access", {}).get(request.method, "admin")
         return may_access(principal, view.kwargs.get("name"), needed)
-
-
-RECORD_ACCESS = {
-    "GET": "read",
-    "HEAD": "read",
-    "OPTIONS": "read",
-    "POST": "write",
-    "PUT": "write",
-    "PATCH": "write",
-    "DELETE": "write",
-}

@@ -56,7 +56,7 @@ class AuthenticationFailed(NotAuthenticated):
 
 
 class Forbidden(DomainError):
-    """The token may not do this (the grant rule itself lives in access.permissions)."""
+    """The token may not do this (the grant rule itself lives in access.grants)."""
 
     code = "permission-denied"
     title = "Permission denied"

@@ -54,6 +54,12 @@ def log_request(method: str, path: str, status: int, started: float, request_id:
     )
 
 
+# Answers without a body that carry no Content-Length: RFC 9110 forbids it on 204, and on
+# 304 it would have to be the length of the 200 answer. CommonMiddleware sets one on every
+# answer; granian drops it where the records front door sends none (storage.frontdoor).
+NO_LENGTH_STATUSES = frozenset({204, 304})
+
+
 class RequestLogMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -65,6 +71,8 @@ class RequestLogMiddleware:
         request.request_id = request_id  # type: ignore[attr-defined]
         response = self.get_response(request)
         response["X-Request-ID"] = request_id
+        if response.status_code in NO_LENGTH_STATUSES:
+            response.headers.pop("Content-Length", None)
         log_request(request.method or "", request.path, response.status_code, started, request_id)
         return response
 

@@ -9,6 +9,9 @@ from rest_framework.exceptions import ParseError, UnsupportedMediaType
 from core.errors import PayloadTooLarge
 from core.json import loads
 
+# A write without a body (DRF would hand it over as `{}`), or a body of only whitespace.
+EMPTY_BODY = "The request body is empty; a JSON document was expected."
+
 
 def check_charset(media_type: str | None) -> None:
     """Refuse a body declared in a charset other than UTF-8 (JSON's only encoding, RFC
@@ -39,7 +42,7 @@ class JSONParser(parsers.BaseParser):
         check_charset(media_type)
         data = read_limited(stream)
         if not data.strip():
-            raise ParseError("The request body is empty; a JSON document was expected.")
+            raise ParseError(EMPTY_BODY)
         try:
             return loads(data)
         except ValueError as exc:

@@ -8,8 +8,9 @@ worker, health checks included (issue 15). Three rules keep threads for everyone
 
 1. Credentials before bodies. Nothing reads a body before the request is authenticated:
    core.middleware only wraps the stream (CappedInput below), DRF authenticates before it
-   parses, the records front door checks the token first. An anonymous slow body is answered 401
-   at once and never waited for.
+   parses, the records front door checks the token first (but for a PUT/PATCH of a token
+   it found lately to hold write and read on the storage: storage.frontdoor._update). An
+   anonymous slow body is answered 401 at once and never waited for.
 2. Streamed answers (exports) are bounded: each holds a *slot* until it ends (see
    HeldWhileStreaming), and a process has EXPORT_CONCURRENCY slots, by default its threads
    less one. A client that stops reading holds one slot, never the process; an export

@@ -25,7 +25,7 @@ __all__ = ["REFER", "RecordAcceptor", "value_check"]
 
 class RecordAcceptor:
     """`accept(data)`: the values `RecordValidator.for_create(data)` would return, or None
-    when DRF must decide (an invalid record, or one this fast path does not vouch for)."""
+    when DRF must decide (an invalid record, or one this check does not vouch for)."""
 
     def __init__(
         self,

@@ -33,10 +33,9 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
-from types import MappingProxyType
 from typing import Any
 
 from django.conf import settings
@@ -55,22 +54,22 @@ from django.db import (
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django.middleware.security import SecurityMiddleware
-from django.urls import resolve
+from django.urls import resolve, set_script_prefix
 from django.utils.functional import cached_property
 
 from access.credentials import bearer_hash, presented_hash, token_for
+from access.grants import may_access
 from access.selectors import TokenRow, token_guard
 from core.collector import resume_collector
-from core.conditional import etag
 from core.errors import UniqueViolation, ValidationFailed
 from core.json import dumps, loads
-from core.middleware import log_request, request_id_for
+from core.middleware import NO_LENGTH_STATUSES, log_request, request_id_for
 from core.parsers import JSONParser, check_charset
 from core.views import server_error
-from factory.schema.ddl import table_changed
+from factory.schema.ddl import connection_lost, table_changed
 from storage import records, services
 from storage.runtime import RecordRuntime, last_served
-from storage.serializers import parse_key, represent
+from storage.serializers import parse_key
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -209,21 +208,27 @@ class FrontDoor:
         if taken is None:
             return None
         request, name, key = taken
+        set_script_prefix("/")  # as Django's handler does per request (no SCRIPT_NAME here)
         resume_collector()
         request_id = request_id_for(environ)
+        route = "list" if key is None else "detail"
         try:
             answer = _answer(request, name, key)
         except _HandedOver:
             return None
         except Exception as exc:  # noqa: BLE001 (a refusal, or a bug: answered 500)
-            answer = _refused(exc, request, request_id)
+            answer = records.refusal(exc)
+            if answer is None:
+                answer, route = _server_error(request, request_id), "none"
         if self._templates is None:
             self._templates = _Templates()
         body = b"" if answer.data is None else dumps(answer.data)
-        headers = [*self._templates.headers(key is None, request), *answer.headers]
+        headers = [*self._templates.headers(route, request), *answer.headers]
         if body:
             headers.append(("Content-Type", answer.content_type))
-        headers += [("Content-Length", str(len(body))), ("X-Request-ID", request_id)]
+        if answer.status not in NO_LENGTH_STATUSES:
+            headers.append(("Content-Length", str(len(body))))
+        headers.append(("X-Request-ID", request_id))
         _release_connection_if_due()
         log_request(request.method, request.path, answer.status, started, request_id)
         return Reply(answer.status, headers, body)
@@ -266,7 +271,7 @@ def _taken(environ: dict[str, Any], method: str, is_list: bool) -> _Request | No
     if method in _WITH_BODY:
         if not _json_utf8(environ.get("CONTENT_TYPE", "")):
             return None  # DRF negotiates, or answers 415
-        if not (length or "").isdigit() or not 0 < int(length) <= _body_limit():
+        if not _ascii_digits(length) or not 0 < int(length) <= _body_limit():
             return None  # no body, or a large one: Django's way
     elif length not in (None, "", "0"):
         return None
@@ -303,15 +308,20 @@ def _json_utf8(content_type: str) -> bool:
     return True
 
 
+def _ascii_digits(text: str | None) -> bool:
+    return bool(text) and text.isascii() and text.isdigit()  # type: ignore[union-attr]
+
+
 def _body_limit() -> int:
     return min(_MAX_BODY, settings.MAX_REQUEST_BYTES)
 
 
-_NO_QUERY: Mapping[str, Any] = MappingProxyType({})
+_NO_QUERY = QueryDict()  # what a record's answer reads of the query: nothing
 
 
 class _HandedOver(Exception):
-    """A read that found this thread's held connection dead: it wrote nothing, and Django
+    """A read that found the connection this thread held since an earlier read dead (the
+    database restarted, the connection was killed): its statement never ran, and Django
     answers it on a checked connection (see _release_connection_if_due)."""
 
 
@@ -324,9 +334,9 @@ def _answer(request: _Request, name: str, key: str | None) -> records.Answer:
         try:
             return _read_page(request, name) if key is None else _read_one(request, name, key)
         except (OperationalError, InterfaceError) as exc:
-            if table_changed(exc):
-                raise
-            raise _HandedOver from exc
+            if connection_lost():  # the connection held since an earlier read died
+                raise _HandedOver from exc
+            raise  # a timeout, an outage: answered here (503), not run a second time
     _fresh_connection()  # a write never runs on a connection held unchecked
     if key is None:  # POST: the gate takes no other write on a list
         return records.create(_described(request, name, _authenticated(request, name)))
@@ -361,11 +371,11 @@ def _read_one(request: _Request, name: str, key: str) -> records.Answer:
 
 
 def _update(request: _Request, name: str, key: str, *, partial: bool) -> records.Answer:
-    """PUT or PATCH. For a token this process found valid lately, with If-Match: one UPDATE
-    that checks the token in the same statement (access.selectors.token_guard), for the
-    version this process last served. What it cannot answer (it matched nothing, or the
-    body is invalid) the records operation answers after the token lookup, without running
-    the same statement again."""
+    """PUT or PATCH. For a token this process found lately that it may write and read this
+    storage, with If-Match: one UPDATE that checks the token in the same statement
+    (access.selectors.token_guard), for the version this process last served. What it
+    cannot answer (it matched nothing, or the body is invalid) the records operation
+    answers after the token lookup, without running the same statement again."""
     missed = None
     guess = last_served(name)
     secret_hash = bearer_hash(request.META.get("HTTP_AUTHORIZATION", ""))
@@ -373,7 +383,7 @@ def _update(request: _Request, name: str, key: str, *, partial: bool) -> records
         guess is not None
         and secret_hash is not None
         and "HTTP_IF_MATCH" in request.META
-        and _verified_lately(secret_hash)
+        and _verified_lately(secret_hash, name)
     ):
         guarded = _guarded_update(request, guess, secret_hash, key, partial=partial)
         if isinstance(guarded, records.Answer):
@@ -401,7 +411,7 @@ def _guarded_update(
         storage_name=runtime.name,
         storage_id=runtime.storage_id,
         version=runtime.version,
-        access=("write", "read"),  # a write-only token is answered without the record
+        access=_GUARDED,
     )
     try:
         with services.savepoint_if_in_transaction():
@@ -427,29 +437,35 @@ def _guarded_update(
         if not table_changed(exc):
             raise
         return None  # another table now: the operation resolves the storage afresh
-    return records.Answer(200, represent(row, runtime.converters), (("ETag", etag(row._version)),))
+    return records.updated(row, runtime.converters)  # the guard held: the token may read
 
 
 def _authenticated(request: _Request, name: str, **record: Any) -> TokenRow:
-    """The token (access.credentials: 401 for anything else), remembered as verified
-    lately (see _update)."""
+    """The token (access.credentials: 401 for anything else). One that may write and read
+    this storage is remembered (see _update)."""
     secret_hash = presented_hash(request.META.get("HTTP_AUTHORIZATION", ""))
     token = token_for(secret_hash, name, **record)
-    _verified[secret_hash] = time.monotonic()
+    if may_access(token, name, *_GUARDED):
+        _verified[(secret_hash, name)] = time.monotonic()
     return token
 
 
-# Secret hashes of tokens found valid by this process lately, and when (see _update). A
-# guess that may cost time, never correctness: the UPDATE checks the token again.
-_verified: dict[str, float] = {}
+# What a guarded UPDATE asks of a token (a write-only token is answered without the record,
+# by the records operation).
+_GUARDED = ("write", "read")
+# (secret hash, storage) of tokens this process found lately that they may do _GUARDED
+# there, and when (see _update): only their bodies are read before this request's token
+# check, so a client without that grant is never waited for (core.slow_clients). A guess
+# that may cost time, never correctness: the UPDATE checks the token and grant again.
+_verified: dict[tuple[str, str], float] = {}
 _VERIFIED_FOR = 30.0
 _VERIFIED_MAX = 10_000
 
 
-def _verified_lately(secret_hash: str) -> bool:
+def _verified_lately(secret_hash: str, name: str) -> bool:
     if len(_verified) > _VERIFIED_MAX:
         _verified.clear()
-    seen = _verified.get(secret_hash)
+    seen = _verified.get((secret_hash, name))
     return seen is not None and time.monotonic() - seen < _VERIFIED_FOR
 
 
@@ -464,7 +480,7 @@ def _described(
     return records.RecordRequest(
         name=name,
         principal=token,
-        query=request.GET if key is None else _NO_QUERY,  # a record's answer reads none
+        query=request.GET if key is None else _NO_QUERY,  # not parsed for a record
         path=request.path,
         absolute=request.build_absolute_uri,
         key=key,
@@ -477,11 +493,8 @@ def _described(
     )
 
 
-def _refused(exc: Exception, request: _Request, request_id: str) -> records.Answer:
-    """A refusal's answer (records.refusal), or for a bug the 500 Django would answer."""
-    answer = records.refusal(exc)
-    if answer is not None:
-        return answer
+def _server_error(request: _Request, request_id: str) -> records.Answer:
+    """A bug's answer: the 500 Django's middleware gives an exception no view answered."""
     request.request_id = request_id  # type: ignore[attr-defined]
     error_logger.exception(
         "unhandled exception", extra={"request_id": request_id, "path": request.path}
@@ -576,25 +589,25 @@ class _Templates:
     answer), computed once by their own code."""
 
     def __init__(self) -> None:
+        # "none": an answer no view gave (a 500 from Django's middleware): no DRF headers.
         probes = {"list": "/api/v1/storage/probe/", "detail": "/api/v1/storage/probe/1/"}
         self._cache = {
-            (kind == "list", secure): _template(path, secure)
-            for kind, path in probes.items()
+            (route, secure): _template(probes.get(route), secure)
+            for route in ("list", "detail", "none")
             for secure in (False, True)
         }
 
-    def headers(self, is_list: bool, request: HttpRequest) -> tuple[tuple[str, str], ...]:
-        return self._cache[(is_list, request.is_secure())]
+    def headers(self, route: str, request: HttpRequest) -> tuple[tuple[str, str], ...]:
+        return self._cache[(route, request.is_secure())]
 
 
-def _template(path: str, secure: bool) -> tuple[tuple[str, str], ...]:
+def _template(path: str | None, secure: bool) -> tuple[tuple[str, str], ...]:
     from corsheaders.middleware import CorsMiddleware  # an app of its own: import late
 
-    view = resolve(path).func
     probe = _Request(
         {
             "REQUEST_METHOD": "GET",
-            "PATH_INFO": path,
+            "PATH_INFO": path or "/api/v1/storage/probe/",
             "wsgi.url_scheme": "https" if secure else "http",
             "SERVER_NAME": "probe",
             "SERVER_PORT": "443" if secure else "80",
@@ -604,7 +617,8 @@ def _template(path: str, secure: bool) -> tuple[tuple[str, str], ...]:
         header, value = settings.SECURE_PROXY_SSL_HEADER
         probe.META[header] = value
     response = HttpResponse()
-    for name, value in _drf_headers(view).items():
+    drf_headers = _drf_headers(resolve(path).func) if path is not None else {}
+    for name, value in drf_headers.items():
         response[name] = value
     # In the order Django runs them on the way out (the reverse of MIDDLEWARE); those not
     # called add nothing to such an answer (no session or message touched, no CSRF cookie,

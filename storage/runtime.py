@@ -77,9 +77,14 @@ def runtime_for_row(name: str, row: StorageRow | None) -> RecordRuntime:
             retry_after=5,
             storage_status=row.status,
         )
-    runtime = _runtimes.get_or_create(
-        (row.id, row.serving_version), lambda: compile_runtime(row.id, row.serving_version)
-    )
+    try:
+        runtime = _runtimes.get_or_create(
+            (row.id, row.serving_version), lambda: compile_runtime(row.id, row.serving_version)
+        )
+    except StorageVersion.DoesNotExist:
+        # The storage was dropped since `row` was read (its versions went with it): the
+        # answer of a table dropped under a request, not a 500.
+        raise storage_changed(name) from None
     _last_served.put(name, runtime)
     return runtime
 

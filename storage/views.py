@@ -11,8 +11,10 @@ from rest_framework.exceptions import ParseError
 from rest_framework.request import Empty, Request
 from rest_framework.response import Response
 
-from access.permissions import RECORD_ACCESS, StorageAccess
+from access.grants import RECORD_ACCESS
+from access.permissions import StorageAccess
 from core.idempotency import idempotent
+from core.parsers import EMPTY_BODY
 from storage import openapi, records
 
 
@@ -82,7 +84,7 @@ def _body(request: Request) -> Any:
     """The JSON body of a write. DRF hands a request without a body over as `{}`, which
     would create a record of defaults or bump a version for nothing: refuse it instead."""
     if request.stream is None:
-        raise ParseError("The request body is empty; a JSON document was expected.")
+        raise ParseError(EMPTY_BODY)
     return request.data
 
 

@@ -20,6 +20,7 @@ from storage.records.operations import (
     read_page,
     refusal,
     update,
+    updated,
 )
 from storage.records.request import Answer, KnownRecord, RecordRequest
 
@@ -33,4 +34,5 @@ __all__ = [
     "read_page",
     "refusal",
     "update",
+    "updated",
 ]

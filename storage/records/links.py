@@ -41,7 +41,7 @@ def page_url(request: RecordRequest, cursor: str | None) -> str | None:
     # copy (a deep copy: a tenth of a list page's time).
     query = request.query
     pairs: list[tuple[str, str]] = []
-    for name, values in query.lists():  # type: ignore[attr-defined]
+    for name, values in query.lists():
         pairs += [(name, cursor)] if name == "cursor" else [(name, value) for value in values]
     if "cursor" not in query:
         pairs.append(("cursor", cursor))

@@ -12,7 +12,7 @@ from typing import Any
 from django.db import DatabaseError
 
 from access.credentials import CHALLENGE, NO_CREDENTIALS
-from access.grants import NO_GRANT, may_access
+from access.grants import NO_GRANT, RECORD_ACCESS, may_access
 from core.collector import collector_paused
 from core.conditional import ANY, etag, parse_tags
 from core.errors import Forbidden, NotAuthenticated, ValidationFailed
@@ -52,7 +52,7 @@ def _storage_may_change(operation: Operation) -> Operation:
 
 @_storage_may_change
 def read_one(request: RecordRequest) -> Answer:
-    runtime = _runtime(request, "read")
+    runtime = _runtime(request, RECORD_ACCESS["GET"])
     key = _key(runtime, request.key)
     known = request.known
     if known is not None and known.runtime is runtime:
@@ -69,7 +69,7 @@ def read_one(request: RecordRequest) -> Answer:
 
 @_storage_may_change
 def read_page(request: RecordRequest) -> Answer:
-    runtime = _runtime(request, "read")
+    runtime = _runtime(request, RECORD_ACCESS["GET"])
     export_format = request.query.get("format")
     if export_format is not None:
         return _export(request, runtime, export_format)
@@ -80,7 +80,7 @@ def read_page(request: RecordRequest) -> Answer:
 @_storage_may_change
 def create(request: RecordRequest) -> Answer:
     """One record (a JSON object) or a bulk (an array): 201."""
-    runtime = _runtime(request, "write")
+    runtime = _runtime(request, RECORD_ACCESS["POST"])
     pairs = _written(request, runtime)
     # A bulk makes hundreds of thousands of objects (core.collector), from parsing the
     # body on; the collector resumes with the next request, once they are gone.
@@ -100,7 +100,7 @@ def create(request: RecordRequest) -> Answer:
 @_storage_may_change
 def update(request: RecordRequest, *, partial: bool) -> Answer:
     """PUT (partial=False) or PATCH: 200, or 404, 400, 428, 412, 409 in that order."""
-    runtime = _runtime(request, "write")
+    runtime = _runtime(request, RECORD_ACCESS["PATCH" if partial else "PUT"])
     key = _key(runtime, request.key)
     data = request.body()
     if request.missed == _version_of(runtime) and may_access(
@@ -112,12 +112,18 @@ def update(request: RecordRequest, *, partial: bool) -> Answer:
     row = services.record_update(
         runtime=runtime, key=key, data=data, if_match=request.if_match, partial=partial
     )
-    return Answer(200, represent(row, _written(request, runtime)), (("ETag", etag(row._version)),))
+    return updated(row, _written(request, runtime))
+
+
+def updated(row: Any, pairs: list[tuple[str, Any]]) -> Answer:
+    """The answer to a PUT or PATCH that wrote `row` (also the front door's one-statement
+    update's), its fields as `pairs` represents them."""
+    return Answer(200, represent(row, pairs), (("ETag", etag(row._version)),))
 
 
 @_storage_may_change
 def delete(request: RecordRequest) -> Answer:
-    runtime = _runtime(request, "write")
+    runtime = _runtime(request, RECORD_ACCESS["DELETE"])
     services.record_delete(
         runtime=runtime, key=_key(runtime, request.key), if_match=request.if_match
     )
@@ -139,7 +145,9 @@ def refusal(exc: Exception) -> Answer | None:
 
 def _runtime(request: RecordRequest, *needed: str) -> RecordRuntime:
     """The runtime of the version the storage serves now, once the principal may do each
-    of `needed` there (401, 403; then 404 or 409 for the storage)."""
+    of `needed` there (401, 403; then 404 or 409 for the storage). What each operation
+    needs is access.grants.RECORD_ACCESS, the table the viewset's DRF permission
+    reads: one rule for both adapters."""
     principal = request.principal
     if principal is None:
         raise NotAuthenticated(NO_CREDENTIALS, challenge=CHALLENGE)

@@ -3,13 +3,23 @@ without an HTTP framework: each adapter builds the one and renders the other."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from access.grants import Holder
 from access.selectors import StorageRow
 from storage.runtime import RecordRuntime
+
+
+class Query(Protocol):
+    """A request's query parameters, as Django's QueryDict gives them (a name may repeat)."""
+
+    def get(self, key: str, default: Any = None) -> Any: ...
+
+    def lists(self) -> Iterable[tuple[str, list[str]]]: ...
+
+    def __contains__(self, key: object) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,13 +46,15 @@ class RecordRequest:
 
     `principal` is who asks, authenticated by the adapter (None: nobody). `storage` is the
     storage's row when it came with the token (`storage_known`); otherwise it is read.
-    `body` reads and parses the body: it is called only once the grant is checked, so an
-    unauthorised client's body is never waited for (core.slow_clients).
+    `body` reads and parses the body: the operations call it only once the grant is
+    checked, so an unauthorised client's body is never waited for (core.slow_clients; the
+    front door's one-statement update reads it first for tokens it found lately that they
+    may write and read the storage, see storage.frontdoor._update).
     """
 
     name: str
     principal: Holder | None
-    query: Mapping[str, Any]
+    query: Query
     path: str  # the request's path, for the links of a page
     absolute: Callable[[str], str]  # a path as an absolute URL (the request's host, scheme)
     key: str | None = None  # the record's key as the URL spells it

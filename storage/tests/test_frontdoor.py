@@ -85,7 +85,7 @@ def factory(secret: str | None, **headers: str) -> RequestFactory:
 
 
 def _requests(admin: str, reader: str) -> list[Any]:
-    """Reads the front door takes, and reads it hands over, in one story."""
+    """Reads the front door takes, and reads its gate hands to Django, in one story."""
     a, one = factory(admin), f"{URL}1/"
     return [
         a.get(one),
@@ -94,7 +94,7 @@ def _requests(admin: str, reader: str) -> list[Any]:
         a.get(f"{URL}999/"),  # 404
         a.get(f"{URL}abc/"),  # 404
         a.get(f"{URL}1"),  # 404: no slash
-        a.get(one, {"x": "1"}),  # a query on a record: Django's way
+        a.get(one, {"x": "1"}),  # a query on a record: parsed, and read by nothing
         a.get(URL, {"breed": "lab", "limit": "1"}),
         a.get(URL, {"breed": "lab", "limit": "1", "ordering": "-age"}),
         a.get(URL, {"limit": "1", "cursor": "not-a-cursor"}),  # 400
@@ -319,3 +319,51 @@ def test_the_front_door_takes_only_paths_routed_to_the_records_views():
         assert resolved.url_name == ("record-list" if key is None else "record-detail"), path
         assert resolved.kwargs == ({"name": name} if key is None else {"name": name, "key": key})
     assert taken == 3 * 7  # three names of the seven, seven keys of the eleven (list included)
+
+
+@pytest.mark.fastpath  # what the front door answers itself (spy.handed)
+def test_a_read_that_times_out_is_answered_once(served, spy, admin_token, monkeypatch):
+    """Found in review: any OperationalError of a read (a statement timeout, a pool
+    timeout) sent the request to Django, which ran it again, so a read could take twice
+    DB_STATEMENT_TIMEOUT_MS. Only a connection that died is a reason to hand a read over."""
+    from django.db import OperationalError
+
+    from storage import selectors
+
+    runs = []
+
+    def timed_out(**kwargs: Any) -> Any:
+        runs.append(kwargs)
+        raise OperationalError("canceling statement due to statement timeout")
+
+    monkeypatch.setattr(selectors, "record_list", timed_out)
+    reply = call(FrontDoor(spy), factory(admin_token).get(URL))
+
+    assert reply.status == 503
+    assert reply.body["type"] == "database-unavailable"
+    assert (len(runs), spy.handed) == (1, [])
+
+
+def test_a_content_length_of_other_digits_is_django_s_400(app, spy, admin_token, dogs):
+    """Found in review: `"²".isdigit()` holds and int("²") fails: the gate raised (a 500
+    without a request id) where Django answers 400."""
+    request = factory(admin_token).post(URL, b"{}", content_type="application/json")
+    request.environ["CONTENT_LENGTH"] = "²"
+
+    reply = call(app, request)
+
+    assert reply.status == 400
+    assert spy.handed == [f"{URL}?"]
+
+
+def test_a_location_never_carries_another_request_s_script_prefix(app, admin_token, dogs):
+    """Found in review: reverse() reads a per-thread script prefix that Django sets per
+    request; after a request under SCRIPT_NAME on the same thread, the front door's
+    Location carried it."""
+    a = factory(admin_token)
+    assert call(app, a.get(URL, SCRIPT_NAME="/mounted")).status == 200  # Django's way
+
+    created = call(app, a.post(URL, dumps(REX), content_type="application/json"))
+
+    assert created.status == 201
+    assert created.headers["Location"] == "http://testserver/api/v1/storage/dogs/1/"
