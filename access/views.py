@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from access.models import ApiToken
 from access.serializers import IssuedTokenSerializer, TokenInputSerializer, TokenSerializer
 from access.services import token_issue, token_revoke
+from audit.actors import actor_from_request
 
 
 class TokenViewSet(viewsets.GenericViewSet):
@@ -35,11 +36,11 @@ class TokenViewSet(viewsets.GenericViewSet):
     def create(self, request: Request) -> Response:
         given = TokenInputSerializer(data=request.data)
         given.is_valid(raise_exception=True)
-        issued = token_issue(**given.validated_data)
+        issued = token_issue(**given.validated_data, actor=actor_from_request(request))
         issued.token.token = issued.secret
         return Response(IssuedTokenSerializer(issued.token).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(summary="Revoke a token", responses={204: None})
     def destroy(self, request: Request, pk: str) -> Response:
-        token_revoke(token_id=int(pk))
+        token_revoke(token_id=int(pk), actor=actor_from_request(request))
         return Response(status=status.HTTP_204_NO_CONTENT)

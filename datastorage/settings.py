@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "core",
+    "audit",
     "access",
     "factory",
     "storage",
@@ -182,6 +183,8 @@ TASKS = {
 # A worker not heard from for this long (it beats every 5 s) counts as gone: ready_status
 # of a version waiting on it says so.
 WORKER_LATE_SECONDS = env_int("WORKER_LATE_SECONDS", 30)
+# Audit entries older than this are deleted by the worker (audit.services.audit_prune).
+AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365)
 
 # --- Internationalisation ---------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -14,6 +14,7 @@ api_v1 = [
     path("health/live/", LivenessView.as_view(), name="health-live"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("auth/", include("access.urls")),
+    path("audit/", include("audit.urls")),
     # The factory's views, below the access app, get its grant check from here.
     path("factory/", include(factory_urls(permission=StorageAccess))),
     path("factory/", include(contract_urls)),

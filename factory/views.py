@@ -22,6 +22,7 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse as api_reverse
 from rest_framework.views import APIView
 
+from audit.actors import actor_from_request
 from core.conditional import etag
 from core.openapi import also_answers, if_match
 from factory import selectors
@@ -80,7 +81,7 @@ class StorageViewSet(viewsets.GenericViewSet):
         responses={201: StorageDetailSerializer},
     )
     def create(self, request: Request) -> Response:
-        storage = storage_create(data=request.data)
+        storage = storage_create(data=request.data, actor=actor_from_request(request))
         body = selectors.storage_definition(storage=storage)
         location = request.build_absolute_uri(
             reverse("storage-detail", kwargs={"name": storage.name})
@@ -116,6 +117,7 @@ class StorageViewSet(viewsets.GenericViewSet):
             dry_run=dry_run,
             # A source routes other producers' events: only admin tokens may widen one.
             may_route=request.user.may(name, "admin"),
+            actor=actor_from_request(request),
         )
         if dry_run:
             return Response(ChangeVerdictSerializer(_verdict(outcome)).data)
@@ -130,7 +132,9 @@ class StorageViewSet(viewsets.GenericViewSet):
         extensions=also_answers(428),
     )
     def destroy(self, request: Request, name: str) -> Response:
-        storage_delete(name=name, if_match=request.headers.get("If-Match"))
+        storage_delete(
+            name=name, if_match=request.headers.get("If-Match"), actor=actor_from_request(request)
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -169,7 +173,7 @@ class VersionViewSet(viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["post"])
     def retry(self, request: Request, name: str, number: str) -> Response:
-        version = version_retry(name=name, number=int(number))
+        version = version_retry(name=name, number=int(number), actor=actor_from_request(request))
         return Response(VersionSummarySerializer(version).data, status=status.HTTP_202_ACCEPTED)
 
 

@@ -23,11 +23,13 @@ from django_tasks_db.compat import TaskResultStatus
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 
-from factory.services.workers import worker_heartbeat, worker_heartbeats_prune
+from factory.services.workers import worker_heartbeat, worker_housekeeping
 
 logger = logging.getLogger("datastorage.worker")
 
 HEARTBEAT_SECONDS = 5
+# How often the heartbeat thread prunes (factory.services.workers.worker_housekeeping).
+HOUSEKEEPING_SECONDS = 3600
 BACKOFF_FIRST = 0.5
 BACKOFF_CAP = 10.0
 # What a lost or unreachable database raises. Anything else (a missing table, a bug) is
@@ -115,27 +117,35 @@ def mute_pool_warnings() -> None:
 
 class Heartbeat(threading.Thread):
     """Records every HEARTBEAT_SECONDS that this worker is alive, on a connection of its
-    own, whatever the queue loop is doing. An outage is the loop's to report: a failed
-    beat is only retried at the next one."""
+    own, whatever the queue loop is doing, and every HOUSEKEEPING_SECONDS prunes what has
+    expired (workers long gone, old audit entries). An outage is the loop's to report: a
+    failed beat is only retried at the next one."""
 
     def __init__(self, worker_id: str) -> None:
         super().__init__(name="worker-heartbeat", daemon=True)
         self.worker_id = worker_id
         self.stopping = threading.Event()
+        self.pruned_at = time.monotonic()
 
     def first_beat(self) -> None:
-        """The first beat (and the pruning of workers long gone), in the caller's thread
+        """The first beat (and the first pruning), in the caller's thread
         before the queue loop starts: on SQLite a beat from the thread at the very moment
         the loop resumes a migration met "database table is locked" (tests' in-memory
         database has no busy timeout)."""
         self._beat()
-        with contextlib.suppress(*UNREACHABLE):
-            worker_heartbeats_prune()
-            connections.close_all()
+        self._housekeeping()
 
     def run(self) -> None:
         while not self.stopping.wait(HEARTBEAT_SECONDS):
             self._beat()
+            if time.monotonic() - self.pruned_at >= HOUSEKEEPING_SECONDS:
+                self._housekeeping()
+
+    def _housekeeping(self) -> None:
+        self.pruned_at = time.monotonic()
+        with contextlib.suppress(*UNREACHABLE):
+            worker_housekeeping()
+            connections.close_all()
 
     def _beat(self) -> None:
         try:

@@ -8,6 +8,9 @@ from typing import Any
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
+from audit.actors import SYSTEM, Actor
+from audit.models import Action
+from audit.services import audit_record
 from core.conditional import check_if_match, parse_tags
 from core.errors import AlreadyExists, StorageNotFound, Unavailable
 from factory.models import StorageDefinition, StorageVersion, VersionStatus
@@ -23,8 +26,8 @@ class StorageCreationFailed(Unavailable):
     title = "Storage creation failed"
 
 
-def storage_create(*, data: Any) -> StorageDefinition:
-    """Validate a definition, record it as version 1 and create its table.
+def storage_create(*, data: Any, actor: Actor = SYSTEM) -> StorageDefinition:
+    """Validate a definition, record it as version 1 and create its table, and audit it.
 
     Raises ValidationFailed (bad definition), AlreadyExists (name taken) and
     StorageCreationFailed (the DDL failed: the storage is kept as `failed` with the reason).
@@ -33,19 +36,19 @@ def storage_create(*, data: Any) -> StorageDefinition:
     if StorageDefinition.objects.filter(name=definition["name"]).exists():
         raise AlreadyExists(f"A storage named '{definition['name']}' already exists.")
     try:
-        return _create_ready(definition)
+        return _create_ready(definition, actor)
     except IntegrityError as exc:
         raise AlreadyExists(f"A storage named '{definition['name']}' already exists.") from exc
     except DatabaseError as exc:
         logger.exception("table creation failed for storage %s", definition["name"])
-        _record_failed(definition, str(exc).strip())
+        _record_failed(definition, str(exc).strip(), actor)
         raise StorageCreationFailed(
             f"The table for '{definition['name']}' could not be created: {str(exc).strip()}",
             retry_after=5,
         ) from exc
 
 
-def _create_ready(definition: dict[str, Any]) -> StorageDefinition:
+def _create_ready(definition: dict[str, Any], actor: Actor) -> StorageDefinition:
     now = timezone.now()
     with ddl.schema_transaction() as editor:
         storage = StorageDefinition.objects.create(
@@ -66,10 +69,12 @@ def _create_ready(definition: dict[str, Any]) -> StorageDefinition:
         ddl.create_table(
             editor, build_model(storage_id=storage.id, version=1, definition=definition)
         )
+        _audit_created(actor, storage, definition)
     return storage
 
 
-def _record_failed(definition: dict[str, Any], reason: str) -> None:
+def _record_failed(definition: dict[str, Any], reason: str, actor: Actor) -> None:
+    """The storage is kept (as `failed`, to be deleted): a change, audited like one."""
     with transaction.atomic():
         storage = StorageDefinition.objects.create(
             name=definition["name"],
@@ -86,10 +91,17 @@ def _record_failed(definition: dict[str, Any], reason: str) -> None:
             changes=[{"op": "create_storage"}],
             detail=reason,
         )
+        _audit_created(actor, storage, definition)
 
 
-def storage_delete(*, name: str, if_match: str | None) -> None:
-    """Drop a storage and its table. Raises StorageNotFound, PreconditionRequired/Failed."""
+def _audit_created(actor: Actor, storage: StorageDefinition, definition: dict[str, Any]) -> None:
+    after = {"version": 1, "status": storage.status, "definition": definition}
+    audit_record(actor=actor, action=Action.STORAGE_CREATE, storage=storage.name, after=after)
+
+
+def storage_delete(*, name: str, if_match: str | None, actor: Actor = SYSTEM) -> None:
+    """Drop a storage and its table, and audit it. Raises StorageNotFound,
+    PreconditionRequired/Failed."""
     with ddl.schema_transaction() as editor:
         storage = StorageDefinition.objects.select_for_update().filter(name=name).first()
         if storage is None:
@@ -103,4 +115,11 @@ def storage_delete(*, name: str, if_match: str | None) -> None:
         never_built = storage.serving_version is None and storage.status == VersionStatus.FAILED
         if not never_built and ddl.table_exists(model._meta.db_table):
             ddl.drop_table(editor, model)
+        before = {"version": version.number, "status": storage.status}
+        audit_record(
+            actor=actor,
+            action=Action.STORAGE_DELETE,
+            storage=name,
+            before={**before, "definition": version.definition},
+        )
         storage.delete()

@@ -12,6 +12,9 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from audit.actors import SYSTEM, Actor
+from audit.models import Action
+from audit.services import audit_record
 from core.conditional import check_if_match, parse_tags
 from core.errors import (
     Forbidden,
@@ -42,11 +45,12 @@ def version_declare(
     if_match: str | None,
     dry_run: bool = False,
     may_route: bool = True,
+    actor: Actor = SYSTEM,
 ) -> VersionOutcome:
     """Raises StorageNotFound, PreconditionRequired/Failed, MigrationInProgress,
     ValidationFailed, IncompatibleChange and Forbidden (a new source without `may_route`,
     which callers acting for a client token pass as "is it an admin token"); on success
-    the new version is committed."""
+    the new version is committed, with its audit entry."""
     with transaction.atomic():
         storage = StorageDefinition.objects.select_for_update().filter(name=name).first()
         if storage is None:
@@ -76,6 +80,14 @@ def version_declare(
         if not diff.changes and base.number == latest.number:
             return VersionOutcome(storage=storage, changes=diff.changes)
         created = _record_version(storage, new, diff.changes, needs_ddl=diff.needs_ddl)
+        audit_record(
+            actor=actor,
+            action=Action.VERSION_DECLARE,
+            storage=name,
+            before={"version": base.number, "definition": base.definition},
+            after={"version": created.number, "status": created.status, "definition": new},
+            changes=diff.changes,
+        )
         if diff.needs_ddl:
             transaction.on_commit(lambda: enqueue_migration(storage.id, created.number))
     return VersionOutcome(storage, diff.changes, created, diff.needs_ddl)
@@ -131,8 +143,9 @@ def _record_version(
     return version
 
 
-def version_retry(*, name: str, number: int) -> StorageVersion:
-    """Queue a failed latest version again. Raises StorageNotFound, ValidationFailed."""
+def version_retry(*, name: str, number: int, actor: Actor = SYSTEM) -> StorageVersion:
+    """Queue a failed latest version again, and audit it. Raises StorageNotFound,
+    ValidationFailed."""
     with transaction.atomic():
         storage = StorageDefinition.objects.select_for_update().filter(name=name).first()
         if storage is None:
@@ -148,6 +161,13 @@ def version_retry(*, name: str, number: int) -> StorageVersion:
             raise ValidationFailed(
                 {"version": ["Only the latest version, when it has failed, can be retried."]}
             )
+        audit_record(
+            actor=actor,
+            action=Action.VERSION_RETRY,
+            storage=name,
+            before={"version": number, "status": version.status, "detail": version.detail},
+            after={"version": number, "status": VersionStatus.PENDING},
+        )
         version.status = VersionStatus.PENDING
         version.detail = ""
         version.save(update_fields=["status", "detail"])

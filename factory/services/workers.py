@@ -10,11 +10,14 @@ from datetime import timedelta
 
 from django.db.models.functions import Now
 
+from audit.services import audit_prune
 from factory.models import WorkerHeartbeat
 
 # Rows of workers gone this long are removed by the workers still running: enough to see
 # that a worker stopped, not a table that grows with every restart.
 FORGET_AFTER = timedelta(days=1)
+# Audit entries deleted per transaction: short ones, however much expired at once.
+AUDIT_PRUNE_BATCH = 1000
 
 
 def worker_heartbeat(*, worker_id: str, host: str, pid: int) -> None:
@@ -29,3 +32,14 @@ def worker_heartbeats_prune() -> int:
     """Forget workers not seen for FORGET_AFTER; returns how many rows went."""
     deleted, _ = WorkerHeartbeat.objects.filter(last_seen__lt=Now() - FORGET_AFTER).delete()
     return deleted
+
+
+def worker_housekeeping() -> dict[str, int]:
+    """What the worker deletes now and then: workers long gone, and audit entries past
+    AUDIT_RETENTION_DAYS, in batches. Returns how many rows of each went."""
+    pruned = {"heartbeats": worker_heartbeats_prune(), "audit": 0}
+    while True:
+        deleted = audit_prune(limit=AUDIT_PRUNE_BATCH)
+        pruned["audit"] += deleted
+        if deleted < AUDIT_PRUNE_BATCH:
+            return pruned

@@ -11,13 +11,21 @@ import pytest
 from django.db import OperationalError
 from django.db.models import F
 from django.db.models.functions import Now
+from django.utils import timezone
 
+from audit.models import AuditEntry
+from audit.tests.factories import entry
 from core.testing import storage_db
 from factory.models import WorkerHeartbeat
 from factory.selectors import WorkerStatus, worker_status
-from factory.services.workers import worker_heartbeat, worker_heartbeats_prune
+from factory.services import workers
+from factory.services.workers import (
+    worker_heartbeat,
+    worker_heartbeats_prune,
+    worker_housekeeping,
+)
 from factory.tests.test_migrations import restored_signal_handlers
-from factory.worker import ResilientWorker, backoff_delays
+from factory.worker import Heartbeat, ResilientWorker, backoff_delays
 
 URL = "/api/v1/factory/storage/pets/"
 READY = "/api/v1/factory/ready_status/pets/"
@@ -157,6 +165,36 @@ def test_workers_gone_for_a_day_are_forgotten():
     assert worker_heartbeats_prune() == 1
 
     assert list(WorkerHeartbeat.objects.values_list("worker_id", flat=True)) == ["recent"]
+
+
+@pytest.mark.django_db
+def test_housekeeping_prunes_audit_entries_past_retention_in_batches(settings, monkeypatch):
+    settings.AUDIT_RETENTION_DAYS = 7
+    monkeypatch.setattr(workers, "AUDIT_PRUNE_BATCH", 2)
+    for days in (8, 9, 10, 11, 12):
+        entry(at=timezone.now() - timedelta(days=days))
+    kept = entry(at=timezone.now() - timedelta(days=6)).id
+    seen("gone", 24 * 3600 + 60)
+
+    assert worker_housekeeping() == {"heartbeats": 1, "audit": 5}
+
+    assert list(AuditEntry.objects.values_list("id", flat=True)) == [kept]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_prunes_at_start_and_then_every_hour(monkeypatch):
+    calls = []
+    monkeypatch.setattr("factory.worker.worker_housekeeping", lambda: calls.append(1))
+    heartbeat = Heartbeat("w-test")
+
+    heartbeat.first_beat()
+    assert calls == [1]
+    heartbeat.pruned_at -= 3600  # an hour later, the next beat prunes again
+    answers = iter([False, True])  # one beat, then asked to stop
+    monkeypatch.setattr(heartbeat.stopping, "wait", lambda seconds: next(answers))
+    heartbeat.run()
+
+    assert calls == [1, 1]
 
 
 def test_the_back_off_doubles_from_half_a_second_up_to_ten():

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand
 
 from access.models import ApiToken
 from access.services import token_issue
+from audit.actors import system_actor
 
 
 class Command(BaseCommand):
@@ -20,7 +21,9 @@ class Command(BaseCommand):
                 "Issue another with: python manage.py issue_token NAME --admin"
             )
             return
-        issued = token_issue(name="bootstrap-admin", admin=True)
+        issued = token_issue(
+            name="bootstrap-admin", admin=True, actor=system_actor("manage.py bootstrap_token")
+        )
         path = Path(settings.VAR_DIR) / "admin.token"
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

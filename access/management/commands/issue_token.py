@@ -3,6 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from access.services import token_issue
+from audit.actors import system_actor
 from core.errors import ValidationFailed
 
 
@@ -28,7 +29,9 @@ class Command(BaseCommand):
                 storages.setdefault(storage, []).append(kind)
         grants = [{"storage": s, "access": access} for s, access in storages.items()]
         try:
-            issued = token_issue(name=name, admin=admin, grants=grants)
+            issued = token_issue(
+                name=name, admin=admin, grants=grants, actor=system_actor("manage.py issue_token")
+            )
         except ValidationFailed as exc:
             raise CommandError("; ".join(m for msgs in exc.errors.values() for m in msgs)) from exc
         role = "admin" if admin else "client"
