@@ -63,6 +63,19 @@ def command(environ: Mapping[str, str], app: str = APP) -> tuple[list[str], dict
     return argv, {**DEFAULTS, **environ}
 
 
+def metrics_directory(env: dict[str, str]) -> None:
+    """Points every granian worker at one PROMETHEUS_MULTIPROC_DIR (var/metrics unless set;
+    `make serve` sets it for the task worker too), created here, and cleared of what
+    processes no longer running left (core.metrics.prepare_directory)."""
+    from core.metrics import prepare_directory
+
+    if env.get("METRICS_ENABLED", "1").lower() in {"0", "false", "no", "off"}:
+        return
+    default = Path(env.get("VAR_DIR") or Path(__file__).resolve().parent.parent / "var")
+    env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(default / "metrics"))
+    prepare_directory(Path(env["PROMETHEUS_MULTIPROC_DIR"]))
+
+
 def pool_warning(env: Mapping[str, str]) -> str | None:
     """A warning when the blocking threads outnumber a worker's database connections."""
     from datastorage import settings
@@ -81,6 +94,7 @@ def main(args: list[str]) -> None:
     if len(args) > 1 or (args and args[0].startswith("-")):
         sys.exit("usage: python -m datastorage.serve [APP]  (options: GRANIAN_* variables)")
     argv, env = command(os.environ, *args)
+    metrics_directory(env)
     warning = pool_warning(env)
     if warning:
         print(f"datastorage.serve: {warning}", file=sys.stderr, flush=True)
