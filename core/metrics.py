@@ -187,10 +187,11 @@ def request_observed(*, route: str, method: str, status: int, seconds: float, do
     """One answered request (core.middleware.log_request, both paths)."""
     if not enabled():
         return
-    key = (route, method, status, door)
+    # Normalised first: the method is the client's choice, the key must stay bounded too.
+    verb = method if method in _METHODS else "other"
+    key = (route, verb, status, door)
     children = _children.get(key)
     if children is None:
-        verb = method if method in _METHODS else "other"
         children = (
             HTTP_REQUESTS.labels(route, verb, status_class(status), door),
             HTTP_DURATION.labels(route, door),
