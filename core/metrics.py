@@ -330,17 +330,6 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def prepare_directory(directory: Path) -> None:
-    """Creates the directory, and removes what processes no longer running left there
-    (an earlier run): their counters would otherwise be added to this run's, and a
-    process later given the same pid would carry them on."""
-    directory.mkdir(parents=True, exist_ok=True)
-    for name in _listing(directory):
-        found = re.search(r"_(\d+)\.db$", name)
-        if found and not pid_alive(int(found[1])):
-            (directory / name).unlink(missing_ok=True)
-
-
 # --- the connection pool (this process's, copied in by a sampler) ----------------------
 
 _pool_deltas = {
