@@ -18,6 +18,7 @@ scrape time by collectors the apps add (`add_collector`).
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import threading
@@ -38,6 +39,8 @@ from prometheus_client import (
 from prometheus_client.registry import Collector
 
 from core.database import pool_stats
+
+logger = logging.getLogger("datastorage.metrics")
 
 # Where the counters of this process live; read once, as prometheus-client does at import.
 MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
@@ -258,7 +261,10 @@ def sample() -> None:
     try:
         _sampled["at"] = time.monotonic()
         for sampler in _samplers:
-            sampler()
+            try:
+                sampler()
+            except Exception:  # inside a request: a sampler never fails it
+                logger.exception("metrics: sampler %s failed", sampler.__qualname__)
     finally:
         _sample_lock.release()
 

@@ -141,3 +141,12 @@ def test_a_failed_schema_change_records_its_duration_and_time():
     name = "datastorage_schema_change_duration_seconds_count"
     assert value(after, name, outcome="failed") - value(before, name, outcome="failed") == 1
     assert value(after, "datastorage_schema_change_last_failure_timestamp_seconds") > 0
+
+
+def test_a_failing_sampler_never_fails_the_request(anonymous_client, monkeypatch):
+    def broken() -> None:
+        raise RuntimeError("no stats today")
+
+    monkeypatch.setattr(metrics, "_samplers", [broken])
+    monkeypatch.setitem(metrics._sampled, "at", 0.0)
+    assert anonymous_client.get("/api/v1/health/live/").status_code == 200
