@@ -30,11 +30,15 @@ run: install
 
 ## serve: the production server (granian, datastorage/serve.py) and the migration worker,
 ## in the foreground (reads HOST, PORT, WEB_CONCURRENCY, GRANIAN_*); Ctrl-C stops both.
+## Both write their metrics into PROMETHEUS_MULTIPROC_DIR (var/metrics), whose *.db files
+## (an earlier run's counters) are removed here first.
 ## granian runs in a session of its own and gets SIGTERM, never the terminal's SIGINT:
 ## granian's workers, signalled with SIGINT beside their main process, do not stop.
 ## The worker outlives database outages by itself; should it exit anyway, a loop starts
 ## it again (its SIGTERM handler stops the worker it runs, then the loop).
+serve: export PROMETHEUS_MULTIPROC_DIR ?= $(CURDIR)/var/metrics
 serve:
+	@mkdir -p "$$PROMETHEUS_MULTIPROC_DIR" && rm -f "$$PROMETHEUS_MULTIPROC_DIR"/*.db
 	@( trap 'kill $$pid 2>/dev/null; wait $$pid 2>/dev/null; exit 0' TERM HUP; \
 	  while :; do \
 	    $(BIN)/python manage.py run_worker & pid=$$!; wait $$pid; code=$$?; \

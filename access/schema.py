@@ -10,3 +10,13 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema):
         return {"type": "http", "scheme": "bearer"}
+
+
+class MetricsTokenScheme(OpenApiAuthenticationExtension):
+    """METRICS_TOKEN (access.metrics) is sent the same way as an API token."""
+
+    target_class = "access.metrics.MetricsTokenAuthentication"
+    name = "metricsToken"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer"}

@@ -10,6 +10,10 @@ table and writes every figure to bench/results/<UTC timestamp>.json.
     BENCH_ROWS (1000000)  BENCH_DURATION (10 s per operation)  BENCH_WARMUP (2 s before each)
     WEB_CONCURRENCY (the server's default, 2)
     BENCH_BULK_PARALLEL (4 bulk requests in flight)
+    BENCH_METRICS_ROUNDS (2 rounds of create and get by key, metrics on and off)
+
+Create and get by key run against the API and against a second API server with
+METRICS_ENABLED=0, alternately, in rounds: the report prints what the metrics cost.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import contextlib
 import os
 import sys
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import harness
@@ -27,6 +31,8 @@ import orjson
 import psycopg
 from harness import RECORDS, Client, Processes, step
 
+# The name of an operation run against the server with METRICS_ENABLED=0.
+METRICS_OFF = "metrics off: "
 BULK_SIZE = 10_000
 UPDATE_POOL = 5_000  # records per wrk thread in the update run
 WRK_THREADS = 2
@@ -39,6 +45,7 @@ class Config:
     warmup: int
     workers: int
     parallel: int
+    metrics_rounds: int
 
     @classmethod
     def from_env(cls) -> Config:
@@ -48,6 +55,7 @@ class Config:
             warmup=harness.env_int("BENCH_WARMUP", 2),
             workers=harness.web_concurrency(),
             parallel=harness.env_int("BENCH_BULK_PARALLEL", 4),
+            metrics_rounds=max(1, harness.env_int("BENCH_METRICS_ROUNDS", 2)),
         )
         if config.rows < 2 * UPDATE_POOL * WRK_THREADS:
             sys.exit(f"BENCH_ROWS must be at least {2 * UPDATE_POOL * WRK_THREADS}")
@@ -60,7 +68,7 @@ def main() -> int:
     url = harness.database_url()
     config = Config.from_env()
     stamp = harness.utc_stamp()
-    env = {**os.environ, "WEB_CONCURRENCY": str(config.workers)}
+    env = {**os.environ, "WEB_CONCURRENCY": str(config.workers), "BENCH_STAMP": stamp}
     report: dict[str, Any] = {
         "started_at": stamp,
         "machine": harness.machine(),
@@ -92,15 +100,23 @@ def _measure(processes: Processes, env: dict, url: str, config: Config) -> dict[
     step("migrate and issue an admin token")
     token = harness.prepare_database(env)
     step(f"start granian ({config.workers} workers): the API and the ceiling app")
-    api = processes.server("api", env)
+    api = processes.server(
+        "api",
+        {**env, "PROMETHEUS_MULTIPROC_DIR": str(harness.RESULTS / env["BENCH_STAMP"] / "metrics")},
+    )
+    api_off = processes.server("api-off", {**env, "METRICS_ENABLED": "0"})
     ceiling = processes.server("ceiling", env, "bench/ceiling.py:application")
     client = Client(api, token)
     harness.create_dogs(client)
     bulk = seed_through_api(api, token, config)
     copy = copy_raw(url, config.rows)
     table = inspect_table(url, config.rows)
-    log = harness.RequestLog(processes.log_path("api"))
-    operations = [run_operation(op, client, log, token, config) for op in plan(api, ceiling, table)]
+    logs = {name: harness.RequestLog(processes.log_path(name)) for name in ("api", "api-off")}
+    pids = {name: proc.pid for name, proc in processes.running}
+    operations = [
+        run_operation(op, client, logs, pids, token, config)
+        for op in plan(api, ceiling, table, api_off=api_off, rounds=config.metrics_rounds)
+    ]
     return {
         "postgresql": table.pop("server_version"),
         "table": table,
@@ -218,30 +234,60 @@ class Operation:
     api: bool = True  # False for the ceiling app, which writes no request log
     first_key: int | None = None  # the key the checked page must start with
     warmup_args: tuple[str, ...] | None = None  # for the warm-up run, when not `args`
+    server: str = "api"  # whose request log to read: "api", or "api-off" (metrics off)
 
 
-def plan(api: int, ceiling: int, table: dict[str, Any]) -> list[Operation]:
+def metrics_rounds(base: str, base_off: str, table: dict[str, Any], rounds: int) -> list[Operation]:
+    """Create and get by key against the API with metrics on and with them off, in rounds
+    that alternate which goes first: a machine whose load drifts during the run then
+    weighs on both sides alike."""
+    operations = []
+    keys = (str(table["lo"]), str(table["hi"]))
+    for number in range(rounds):
+        stamp = f"{harness.utc_stamp()}-{number}"  # create.lua: names of their own per run
+        pairs = [
+            (
+                Operation(
+                    "create one record",
+                    "create.lua",
+                    url + RECORDS,
+                    (f"{stamp}-{server}",),
+                    warmup_args=(f"{stamp}-{server}-warmup",),
+                    server=server,
+                ),
+                Operation(
+                    "get by key (random over the table)",
+                    "get_by_key.lua",
+                    url + RECORDS,
+                    keys,
+                    check=f"{RECORDS}{table['hi']}/",
+                    server=server,
+                ),
+            )
+            for url, server in ((base, "api"), (base_off, "api-off"))
+        ]
+        if number % 2:
+            pairs.reverse()
+        for on_or_off in zip(*pairs, strict=True):
+            operations.extend(on_or_off)
+    return [
+        replace(op, name=METRICS_OFF + op.name) if op.server == "api-off" else op
+        for op in operations
+    ]
+
+
+def plan(
+    api: int, ceiling: int, table: dict[str, Any], *, api_off: int, rounds: int = 1
+) -> list[Operation]:
     base = f"http://127.0.0.1:{api}"
+    base_off = f"http://127.0.0.1:{api_off}"
     cursor = harness.deep_cursor(table["deep_key"])
     first_page = f"{RECORDS}?limit=20"
     filtered = f"{RECORDS}?breed=beagle&limit=20"
     deep = f"{RECORDS}?limit=20&cursor={cursor}"
     stride = (table["hi"] - table["lo"]) // (UPDATE_POOL * WRK_THREADS)
     return [
-        Operation(
-            "create one record",
-            "create.lua",
-            base + RECORDS,
-            (harness.utc_stamp(),),
-            warmup_args=(f"{harness.utc_stamp()}-warmup",),  # names of their own
-        ),
-        Operation(
-            "get by key (random over the table)",
-            "get_by_key.lua",
-            base + RECORDS,
-            (str(table["lo"]), str(table["hi"])),
-            check=f"{RECORDS}{table['hi']}/",
-        ),
+        *metrics_rounds(base, base_off, table, rounds),
         Operation(
             "update with If-Match (GET+PATCH)",
             "update.lua",
@@ -264,8 +310,14 @@ def plan(api: int, ceiling: int, table: dict[str, Any]) -> list[Operation]:
 
 
 def run_operation(
-    op: Operation, client: Client, log: harness.RequestLog, token: str, config: Config
+    op: Operation,
+    client: Client,
+    logs: dict[str, harness.RequestLog],
+    pids: dict[str, int],
+    token: str,
+    config: Config,
 ) -> dict[str, Any]:
+    log = logs[op.server]
     duration = config.duration
     if op.check:
         check_page(op, harness.expect(client.request("GET", op.check), 200, op.name))
@@ -279,9 +331,13 @@ def run_operation(
     log.skip()
     meter = harness.CpuMeter()
     before = meter.sample()
+    server_cpu = harness.tree_cpu_seconds(pids[op.server])
     result = harness.run_wrk(op.script, op.url, list(op.args), duration=duration, token=token)
+    server_cpu = harness.tree_cpu_seconds(pids[op.server]) - server_cpu
     others = meter.others_share(before)
     figures = asdict(result)
+    if op.api and result.requests:
+        figures["server_cpu_ms_per_request"] = round(server_cpu * 1000 / result.requests, 4)
     if "updates" in result.extra:
         # One update is a GET+PATCH pair; wrk's own rate counts both requests.
         figures["requests_per_s"] = round(result.extra["updates"] / result.extra["duration_s"], 2)
@@ -345,6 +401,7 @@ def print_notes(report: dict[str, Any]) -> None:
             "CPU used by other processes on this machine meanwhile, % of all CPUs: "
             + "; ".join(f"{name} {share:.0f}" for name, share in shares)
         )
+    print_metrics_cost(report["operations"])
     for op in report["operations"]:
         extra = op["extra"]
         if "updates" in extra:
@@ -361,6 +418,33 @@ def print_notes(report: dict[str, Any]) -> None:
             print(f"{op['operation']}: the server answered {failures}")
         for error in op.get("server", {}).get("errors", []):
             print(f"{op['operation']}: server error logged: {error}")
+
+
+def print_metrics_cost(operations: list[dict[str, Any]]) -> None:
+    """What counting costs: mean req/s and p50 over the rounds, metrics on against off."""
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for op in operations:
+        runs.setdefault(op["operation"], []).append(op)
+    for name, offs in runs.items():
+        ons = runs.get(name.removeprefix(METRICS_OFF))
+        if not name.startswith(METRICS_OFF) or not ons:
+            continue
+        on_rate, off_rate = _mean(ons, "requests_per_s"), _mean(offs, "requests_per_s")
+        on_cpu = _mean(ons, "server_cpu_ms_per_request")
+        off_cpu = _mean(offs, "server_cpu_ms_per_request")
+        # Server CPU per request is the steadier figure on a shared machine; req/s follows
+        # whatever else runs.
+        print(
+            f"metrics cost, {ons[0]['operation']}: {100 * (on_cpu / off_cpu - 1):+.1f} % server "
+            f"CPU per request ({on_cpu:.3f} vs {off_cpu:.3f} ms), "
+            f"{100 * (1 - on_rate / off_rate):+.1f} % req/s ({on_rate:,.0f} on, "
+            f"{off_rate:,.0f} off); p50 {_mean(ons, 'p50_ms'):.2f} vs "
+            f"{_mean(offs, 'p50_ms'):.2f} ms; mean of {len(ons)} rounds each"
+        )
+
+
+def _mean(runs: list[dict[str, Any]], key: str) -> float:
+    return sum(run[key] for run in runs) / len(runs)
 
 
 if __name__ == "__main__":

@@ -123,3 +123,15 @@ def on_connection_created(sender: Any, connection: Any, **kwargs: Any) -> None:
     if retry_stale_plan not in connection.execute_wrappers:
         connection.execute_wrappers.append(retry_stale_plan)
     _read_timestamps_in_c(connection.connection)
+
+
+def pool_stats() -> dict[str, int] | None:
+    """psycopg's statistics of this process's pool (get_stats()); None without one (SQLite,
+    or no connection asked for yet). For the metrics (core.metrics.sample_pool)."""
+    from django.db import connections
+
+    wrapper = connections["default"]
+    # The pools are shared by every thread's wrapper (a class attribute); `wrapper.pool`
+    # would create one, which merely looking must not.
+    pool = getattr(wrapper, "_connection_pools", {}).get(wrapper.alias)
+    return None if pool is None else pool.get_stats()

@@ -16,7 +16,7 @@ from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from core import errors
+from core import errors, metrics
 from core.database import is_stale_plan
 from core.problems import PROBLEM_CONTENT_TYPE, flatten_errors, problem_body, problem_response
 
@@ -107,8 +107,10 @@ def _api_exception_response(exc: drf.APIException) -> Response:
         ("error", "Error"),
     )
     headers = {}
-    if isinstance(exc, drf.Throttled) and exc.wait is not None:
-        headers["Retry-After"] = str(int(exc.wait) + 1)
+    if isinstance(exc, drf.Throttled):
+        metrics.throttled()
+        if exc.wait is not None:
+            headers["Retry-After"] = str(int(exc.wait) + 1)
     auth_header = getattr(exc, "auth_header", None)
     if auth_header:
         headers["WWW-Authenticate"] = auth_header
@@ -119,6 +121,7 @@ def _api_exception_response(exc: drf.APIException) -> Response:
 def _database_response(exc: DatabaseError, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, OperationalError | InterfaceError) or is_stale_plan(exc):
         logger.warning("database unavailable: %s", exc)
+        metrics.database_unavailable()
         return _response(
             503,
             "database-unavailable",

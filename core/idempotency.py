@@ -30,7 +30,7 @@ from django.utils import timezone
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core import json
+from core import json, metrics
 from core.errors import IdempotencyKeyReused, ValidationFailed
 from core.models import IdempotencyKey
 
@@ -159,6 +159,7 @@ def key_record(
 
 
 def replay(stored: StoredResponse) -> Response:
+    metrics.idempotent_replay()
     return Response(
         stored.body, status=stored.status, headers={**stored.headers, REPLAYED_HEADER: "true"}
     )

@@ -16,20 +16,23 @@ class LRUCache(Generic[V]):
         self._max_size = max_size
         self._items: OrderedDict[Hashable, V] = OrderedDict()
         self._lock = threading.Lock()
+        # Counted for the metrics (core.metrics): plain ints, under the lock already held.
+        self.hits = self.misses = self.evictions = 0
 
     def get_or_create(self, key: Hashable, create: Callable[[], V]) -> V:
         with self._lock:
             if key in self._items:
+                self.hits += 1
                 self._items.move_to_end(key)
                 return self._items[key]
+            self.misses += 1
         # Built outside the lock: two threads may build the same value once each, which
         # is harmless (pure builders) and keeps a slow build from blocking other keys.
         value = create()
         with self._lock:
             value = self._items.setdefault(key, value)
             self._items.move_to_end(key)
-            while len(self._items) > max(1, self._max_size()):
-                self._items.popitem(last=False)
+            self._trim()
         return value
 
     def get(self, key: Hashable) -> V | None:
@@ -43,8 +46,12 @@ class LRUCache(Generic[V]):
         with self._lock:
             self._items[key] = value
             self._items.move_to_end(key)
-            while len(self._items) > max(1, self._max_size()):
-                self._items.popitem(last=False)
+            self._trim()
+
+    def _trim(self) -> None:
+        while len(self._items) > max(1, self._max_size()):
+            self._items.popitem(last=False)
+            self.evictions += 1
 
     def clear(self) -> None:
         with self._lock:

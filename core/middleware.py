@@ -15,6 +15,7 @@ from django.core.handlers.wsgi import LimitedStream
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 
+from core import metrics
 from core.collector import resume_collector
 from core.database import is_stale_plan
 from core.errors import DomainError, PayloadTooLarge
@@ -37,8 +38,21 @@ def request_id_for(meta: dict) -> str:
     return incoming if _REQUEST_ID_RE.fullmatch(incoming) else uuid.uuid4().hex
 
 
-def log_request(method: str, path: str, status: int, started: float, request_id: str) -> None:
-    """The one log line of a request (also written by storage.frontdoor)."""
+def log_request(
+    method: str,
+    path: str,
+    status: int,
+    started: float,
+    request_id: str,
+    *,
+    route: str,
+    door: str = "django",
+) -> None:
+    """The one log line of a request, and its metrics (also written by storage.frontdoor,
+    door="front"): both paths pass here once per request. `route` is the URL pattern's
+    name, never the path, whose values a client chooses."""
+    duration = time.perf_counter() - started
+    metrics.request_observed(route=route, method=method, status=status, seconds=duration, door=door)
     logger.info(
         "%s %s %s",
         method,
@@ -48,10 +62,19 @@ def log_request(method: str, path: str, status: int, started: float, request_id:
             "method": method,
             "path": path,
             "status": status,
-            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            "duration_ms": round(duration * 1000, 2),
             "request_id": request_id,
         },
     )
+
+
+def route_name(request: HttpRequest) -> str:
+    """The name of the URL pattern that served `request` ("unmatched" when none did, e.g. a
+    404 for a path no route knows): a label value from the URL configuration only."""
+    match = request.resolver_match
+    if match is None:
+        return "unmatched"
+    return match.view_name or "unnamed"
 
 
 # Answers without a body that carry no Content-Length: RFC 9110 forbids it on 204, and on
@@ -73,7 +96,14 @@ class RequestLogMiddleware:
         response["X-Request-ID"] = request_id
         if response.status_code in NO_LENGTH_STATUSES:
             response.headers.pop("Content-Length", None)
-        log_request(request.method or "", request.path, response.status_code, started, request_id)
+        log_request(
+            request.method or "",
+            request.path,
+            response.status_code,
+            started,
+            request_id,
+            route=route_name(request),
+        )
         return response
 
     def process_exception(self, request: HttpRequest, exc: Exception) -> HttpResponse | None:
@@ -86,6 +116,7 @@ class RequestLogMiddleware:
         request_id = getattr(request, "request_id", "")
         if isinstance(exc, OperationalError | InterfaceError) or is_stale_plan(exc):
             error_logger.warning("database unavailable: %s", exc, extra={"request_id": request_id})
+            metrics.database_unavailable()
             return problem_response(
                 status=503,
                 code="database-unavailable",

@@ -63,6 +63,33 @@ def command(environ: Mapping[str, str], app: str = APP) -> tuple[list[str], dict
     return argv, {**DEFAULTS, **environ}
 
 
+def metrics_directory(env: dict[str, str]) -> None:
+    """Points every granian worker at one PROMETHEUS_MULTIPROC_DIR (var/metrics unless set;
+    `make serve` sets it for the task worker too), creates it, and removes what processes
+    no longer running left there (an earlier run): their counters would otherwise be added
+    to this run's, and a process later given the same pid would carry them on. (Nothing
+    here imports prometheus-client: it would open files in a directory not made yet.)"""
+    if env.get("METRICS_ENABLED", "1").lower() in {"0", "false", "no", "off"}:
+        return
+    default = Path(env.get("VAR_DIR") or Path(__file__).resolve().parent.parent / "var")
+    directory = Path(env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(default / "metrics")))
+    directory.mkdir(parents=True, exist_ok=True)
+    for path in directory.glob("*_*.db"):
+        pid = path.stem.rsplit("_", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
+            path.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
 def pool_warning(env: Mapping[str, str]) -> str | None:
     """A warning when the blocking threads outnumber a worker's database connections."""
     from datastorage import settings
@@ -81,6 +108,7 @@ def main(args: list[str]) -> None:
     if len(args) > 1 or (args and args[0].startswith("-")):
         sys.exit("usage: python -m datastorage.serve [APP]  (options: GRANIAN_* variables)")
     argv, env = command(os.environ, *args)
+    metrics_directory(env)
     warning = pool_warning(env)
     if warning:
         print(f"datastorage.serve: {warning}", file=sys.stderr, flush=True)

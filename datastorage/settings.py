@@ -186,6 +186,16 @@ WORKER_LATE_SECONDS = env_int("WORKER_LATE_SECONDS", 30)
 # Audit entries older than this are deleted by the worker (audit.services.audit_prune).
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365)
 
+# --- Metrics (GET /api/v1/metrics, core/metrics.py) ----------------------------------------
+# Off, requests count nothing and the endpoint answers an empty scrape (make bench compares).
+METRICS_ENABLED = env_bool("METRICS_ENABLED", True)
+# A secret that opens the metrics endpoint (and nothing else) to a Prometheus server; admin
+# tokens may always scrape. Empty: admin tokens only.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+# Label records written with their storage's name; 0 sums every storage under "_all"
+# (deployments with thousands of storages keep the number of series bounded so).
+METRICS_PER_STORAGE = env_bool("METRICS_PER_STORAGE", True)
+
 # --- Internationalisation ---------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from access.metrics import MetricsView
 from access.permissions import StorageAccess
 from core.views import HealthView, LivenessView
 from factory.urls import factory_urls
@@ -12,6 +13,7 @@ from storage.urls import contract_urls
 api_v1 = [
     path("health/", HealthView.as_view(), name="health"),
     path("health/live/", LivenessView.as_view(), name="health-live"),
+    path("metrics", MetricsView.as_view(), name="metrics"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("auth/", include("access.urls")),
     path("audit/", include("audit.urls")),

@@ -21,6 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from access.grants import may_access
+from core import metrics
 from core.errors import PayloadTooLarge, UniqueViolation, ValidationFailed
 from core.json import dumps
 from ingest.routing import Route
@@ -84,7 +85,18 @@ def ingest_events(*, principal: Any, events: Iterable[Any]) -> IngestReport:
         _flush(report)
     for batch in report.batches.values():
         batch.rejected.sort(key=lambda item: item["event"])
+    _count(report)
     return report
+
+
+def _count(report: IngestReport) -> None:
+    """The metrics of a request's events (written: records, one per storage an event
+    reached; rejected: refused by a storage; unmatched: no route took it)."""
+    for name, batch in report.batches.items():
+        metrics.records_written(name, "ingest", batch.written)
+        metrics.ingest_events("written", batch.written)
+        metrics.ingest_events("rejected", len(batch.rejected))
+    metrics.ingest_events("unmatched", report.unmatched)
 
 
 def writable_routes(*, principal: Any) -> list[Route]:

@@ -96,6 +96,9 @@ _WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 # What each route answers (DRF answers anything else 405, with its Allow header).
 _LIST_METHODS = frozenset({"GET", "POST"})
 _DETAIL_METHODS = frozenset({"GET", "PUT", "PATCH", "DELETE"})
+# The URL pattern names Django's resolver gives these routes (storage.urls): the metrics
+# count both doors under one route. By "is it the list".
+_ROUTE_NAMES = {True: "record-list", False: "record-detail"}
 # Bodies of one record, or a small bulk; a larger body goes Django's way.
 _MAX_BODY = 64 * 1024
 # What DRF negotiates to our JSON renderer without a second thought. No Accept header
@@ -230,7 +233,15 @@ class FrontDoor:
             headers.append(("Content-Length", str(len(body))))
         headers.append(("X-Request-ID", request_id))
         _release_connection_if_due()
-        log_request(request.method, request.path, answer.status, started, request_id)
+        log_request(
+            request.method,
+            request.path,
+            answer.status,
+            started,
+            request_id,
+            route=_ROUTE_NAMES[key is None],
+            door="front",
+        )
         return Reply(answer.status, headers, body)
 
     def _gate(self, environ: dict[str, Any]) -> tuple[_Request, str, str | None] | None:

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import DatabaseError, models
 
 from access.selectors import StorageRow
+from core import metrics
 from core.errors import DomainError, NotReady, RecordNotFound, StorageNotFound, Unavailable
 from core.lru import LRUCache
 from factory.models import StorageDefinition, StorageVersion
@@ -55,6 +56,20 @@ _runtimes: LRUCache[RecordRuntime] = LRUCache(lambda: settings.MODEL_CACHE_SIZE)
 # records front door (storage.frontdoor) builds its one statement from it, and the records
 # operations check the storage row that comes back; a stale guess costs a second lookup.
 _last_served: LRUCache[RecordRuntime] = LRUCache(lambda: settings.MODEL_CACHE_SIZE)
+
+
+_cache_deltas = {
+    result: metrics.CounterDelta(metrics.MODEL_CACHE_EVENTS.labels(result))
+    for result in ("hit", "miss", "evicted")
+}
+
+
+def sample_model_cache() -> None:
+    """This process's model cache, for the metrics (core.metrics.add_sampler)."""
+    metrics.MODEL_CACHE_ENTRIES.set(len(_runtimes))
+    _cache_deltas["hit"].update(_runtimes.hits)
+    _cache_deltas["miss"].update(_runtimes.misses)
+    _cache_deltas["evicted"].update(_runtimes.evictions)
 
 
 def runtime_for(name: str, principal: Any = None) -> RecordRuntime:

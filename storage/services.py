@@ -18,6 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from access.selectors import Guard
+from core import metrics
 from core.collector import collector_paused
 from core.conditional import ANY, MAX_VERSION, check_if_match, parse_tags
 from core.errors import (
@@ -48,6 +49,7 @@ def record_create(*, runtime: RecordRuntime, data: Any) -> Any:
             row.save(force_insert=True)
     except IntegrityError as exc:
         raise unique_violation(runtime, exc) from exc
+    metrics.records_written(runtime.name, "create")
     return row
 
 
@@ -68,7 +70,9 @@ def record_bulk_create(*, runtime: RecordRuntime, items: list[Any]) -> list[Any]
     now = timezone.now()
     # Everything a bulk allocates lives until it is written (core.collector).
     with collector_paused():
-        return record_bulk_insert(runtime=runtime, rows=_validated(runtime, items), now=now)
+        rows = record_bulk_insert(runtime=runtime, rows=_validated(runtime, items), now=now)
+    metrics.records_written(runtime.name, "bulk", len(rows))
+    return rows
 
 
 def _validated(runtime: RecordRuntime, items: list[Any]) -> list[dict[str, Any]]:
@@ -156,6 +160,7 @@ def record_update(
         if guard is not None:
             raise NotApplied
         record_lost_race(runtime, key)
+    metrics.records_written(runtime.name, "update")
     return row
 
 
@@ -172,6 +177,7 @@ def record_delete(*, runtime: RecordRuntime, key: Any, if_match: str | None) -> 
     deleted, _ = rows.delete()
     if not deleted:
         record_lost_race(runtime, key)
+    metrics.records_written(runtime.name, "delete")
 
 
 def _current_version(runtime: RecordRuntime, key: Any) -> int:

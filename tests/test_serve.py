@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from django.conf import settings
 
@@ -54,3 +56,26 @@ def test_more_threads_than_pooled_connections_are_warned_about():
     warning = serve.pool_warning({"GRANIAN_BLOCKING_THREADS": str(pool + 1)})
     assert warning is not None
     assert f"more than DB_POOL_MAX={pool}" in warning
+
+
+def test_the_metrics_directory_is_made_and_cleared_of_dead_processes(tmp_path):
+    directory = tmp_path / "metrics"
+    directory.mkdir()
+    dead = directory / "counter_999999999.db"  # no such pid
+    alive = directory / f"counter_{os.getpid()}.db"
+    dead.write_bytes(b"")
+    alive.write_bytes(b"")
+    env = {"PROMETHEUS_MULTIPROC_DIR": str(directory)}
+    serve.metrics_directory(env)
+    assert not dead.exists()
+    assert alive.exists()
+    env = {"VAR_DIR": str(tmp_path / "var")}
+    serve.metrics_directory(env)
+    assert env["PROMETHEUS_MULTIPROC_DIR"] == str(tmp_path / "var" / "metrics")
+    assert (tmp_path / "var" / "metrics").is_dir()
+
+
+def test_no_metrics_directory_when_metrics_are_off(tmp_path):
+    env = {"METRICS_ENABLED": "0", "VAR_DIR": str(tmp_path)}
+    serve.metrics_directory(env)
+    assert "PROMETHEUS_MULTIPROC_DIR" not in env

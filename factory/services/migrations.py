@@ -16,6 +16,7 @@ from typing import Any
 from django.db import DatabaseError, connection, models, transaction
 from django.utils import timezone
 
+from core import metrics
 from factory.models import ACTIVE_STATUSES, StorageDefinition, StorageVersion, VersionStatus
 from factory.schema import ddl
 from factory.schema.builder import build_model, check_constraints, index_name, index_object
@@ -38,6 +39,7 @@ def migration_run(*, storage_id: int, number: int) -> str:
         if version is None or version.status not in ACTIVE_STATUSES:
             return version.status if version else "gone"
         _set_status(version, VersionStatus.MIGRATING)
+        started = time.monotonic()
         try:
             with _no_statement_timeout():
                 _apply(version)
@@ -46,8 +48,10 @@ def migration_run(*, storage_id: int, number: int) -> str:
                 raise  # the database went away, not this version's fault: the worker resumes it
             logger.exception("migration of %s v%s failed", version.storage.name, number)
             _set_status(version, VersionStatus.FAILED, detail=str(exc).strip() or repr(exc))
+            metrics.schema_change_finished("failed", time.monotonic() - started)
             return VersionStatus.FAILED
         _mark_ready(version)
+        metrics.schema_change_finished("ready", time.monotonic() - started)
         return VersionStatus.READY
 
 
