@@ -30,20 +30,11 @@ run: install
 
 ## serve: the production server (granian, datastorage/serve.py) and the migration worker,
 ## in the foreground (reads HOST, PORT, WEB_CONCURRENCY, GRANIAN_*); Ctrl-C stops both.
-## granian runs in a session of its own and gets SIGTERM, never the terminal's SIGINT:
-## granian's workers, signalled with SIGINT beside their main process, do not stop.
-## The worker outlives database outages by itself; should it exit anyway, a loop starts
-## it again (its SIGTERM handler stops the worker it runs, then the loop).
+## scripts/serve.py supervises them: it starts the worker again whenever it exits, and on
+## Ctrl-C or SIGTERM gives each exactly one SIGTERM (a second one can hang granian's main
+## process for good), then waits for both.
 serve:
-	@( trap 'kill $$pid 2>/dev/null; wait $$pid 2>/dev/null; exit 0' TERM HUP; \
-	  while :; do \
-	    $(BIN)/python manage.py run_worker & pid=$$!; wait $$pid; code=$$?; \
-	    echo "make serve: the worker exited ($$code); starting it again in 2 s" >&2; \
-	    sleep 2 & pid=$$!; wait $$pid; \
-	  done ) & worker=$$!; \
-	setsid $(BIN)/python -m datastorage.serve & server=$$!; \
-	trap 'kill $$server $$worker 2>/dev/null; wait $$server $$worker 2>/dev/null' EXIT INT TERM HUP; \
-	wait $$server
+	@$(BIN)/python scripts/serve.py
 
 ## test: lint, then the whole suite on a throwaway PostgreSQL, then on SQLite, then on
 ## SQLite again with the fast lane and the front door off

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from factory.selectors import worker_status
-from tests.reliability.support import call, free_port, wait_for
+from tests.reliability.support import call, free_port, listening_inodes, wait_for
 
 pytestmark = [pytest.mark.postgresql, pytest.mark.reliability]
 
@@ -70,19 +70,24 @@ def test_make_serve_starts_a_killed_worker_again(processes):
     assert "the worker exited (137); starting it again" in processes.log("make")
     assert make.poll() is None
 
+    # To the whole process group, as systemd does (Ctrl-C does the same with SIGINT): make,
+    # and its supervisor, which gives the server and the worker one SIGTERM each however
+    # many signals it gets itself (two here: the group's and make's own).
     os.killpg(make.pid, signal.SIGTERM)
     try:
         make.wait(timeout=60)
     except subprocess.TimeoutExpired:  # say what is still running, and what make logged
-        table = subprocess.run(
-            ["ps", "-eo", "pid,ppid,pgid,sid,stat,etime,args"],
+        table = subprocess.run(  # -ww: whole command lines, whatever COLUMNS says
+            ["ps", "-ww", "-eo", "pid,ppid,pgid,sid,stat,etime,wchan:16,args"],
             capture_output=True,
             text=True,
             check=False,
         ).stdout.splitlines()
-        still = "\n".join(
-            line for line in table if any(w in line for w in ("make", "serve", "run_worker"))
-        )
+        words = ("make", "serve", "run_worker", "granian")
+        still = "\n".join(line for line in table if any(w in line for w in words))
         pytest.fail(f"make still running 60 s after SIGTERM:\n{still}\n{processes.log('make')}")
+    # Stopped by their SIGTERM, not killed at the supervisor's deadline.
+    assert "did not stop" not in processes.log("make"), processes.log("make")
     wait_for(lambda: not any(alive(pid) for pid in second), "the worker to stop")
     wait_for(lambda: not serving(port), "the server to stop")
+    wait_for(lambda: not listening_inodes(port), "nothing to listen on the server's port")
