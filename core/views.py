@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from django.conf import settings
 from django.core.exceptions import DisallowedHost, SuspiciousOperation, TooManyFieldsSent
@@ -27,8 +28,29 @@ def database_is_reachable() -> bool:
         return False
 
 
+# What apps above core add to the readiness answer, by name (factory: "worker"). Read
+# only when the database answers; otherwise each is "unknown". They never make the API
+# unready: readiness is about the database alone.
+_health_parts: dict[str, Callable[[], str]] = {}
+
+
+def report_in_health(name: str, state: Callable[[], str]) -> None:
+    """Add `name` to GET /api/v1/health/, its value `state()` (called per request)."""
+    _health_parts[name] = state
+
+
 _HealthSerializer = inline_serializer(
-    "Health", {"status": serializers.CharField(), "database": serializers.CharField()}
+    "Health",
+    {
+        "status": serializers.CharField(),
+        "database": serializers.CharField(),
+        "worker": serializers.ChoiceField(
+            ["ok", "late", "absent", "unknown"],
+            help_text="The migration worker's heartbeat (`ok`: seen within "
+            "WORKER_LATE_SECONDS; `late`: seen before, not since; `absent`: never; `unknown`: "
+            "the database does not answer). Readiness does not depend on it.",
+        ),
+    },
 )
 
 
@@ -44,9 +66,11 @@ class HealthView(APIView):
     )
     def get(self, request: Request) -> Response:
         if database_is_reachable():
-            return Response({"status": "ok", "database": "ok"})
+            parts = {name: state() for name, state in _health_parts.items()}
+            return Response({"status": "ok", "database": "ok", **parts})
         return Response(
-            {"status": "unavailable", "database": "unavailable"},
+            {"status": "unavailable", "database": "unavailable"}
+            | dict.fromkeys(_health_parts, "unknown"),
             status=503,
             headers={"Retry-After": "2"},
         )

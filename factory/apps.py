@@ -8,6 +8,9 @@ class FactoryConfig(AppConfig):
 
     def ready(self) -> None:
         from core import metrics
+        from core.views import report_in_health
         from factory.metrics import SchemaChangeCollector
+        from factory.selectors import worker_status
 
         metrics.add_collector(SchemaChangeCollector())
+        report_in_health("worker", lambda: worker_status().state)

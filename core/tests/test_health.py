@@ -9,7 +9,19 @@ def test_health_reports_database_ok(api_client):
     response = api_client.get("/api/v1/health/")
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok"}
+    assert response.json() == {"status": "ok", "database": "ok", "worker": "absent"}
+
+
+def test_health_reports_the_worker_without_depending_on_it(api_client):
+    from factory.services.workers import worker_heartbeat
+
+    assert api_client.get("/api/v1/health/").json()["worker"] == "absent"  # never seen
+    worker_heartbeat(worker_id="test-worker", host="here", pid=1)
+
+    response = api_client.get("/api/v1/health/")
+
+    assert response.status_code == 200
+    assert response.json()["worker"] == "ok"
 
 
 def test_health_answers_503_when_database_unreachable(api_client):
@@ -17,7 +29,11 @@ def test_health_answers_503_when_database_unreachable(api_client):
         response = api_client.get("/api/v1/health/")
 
     assert response.status_code == 503
-    assert response.json() == {"status": "unavailable", "database": "unavailable"}
+    assert response.json() == {
+        "status": "unavailable",
+        "database": "unavailable",
+        "worker": "unknown",
+    }
     assert response["Retry-After"] == "2"
 
 
