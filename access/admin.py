@@ -15,6 +15,13 @@ from access.services import grant_audit, token_audit, token_state
 from audit.actors import actor_from_request
 
 
+def _grant_audit(actor: Any, grant: Grant, *, before: Any, after: Any) -> None:
+    """access.services.grant_audit for a grant the admin changed (its storage, its token)."""
+    grant_audit(
+        actor=actor, storage=grant.storage.name, token_id=grant.token_id, before=before, after=after
+    )
+
+
 def _token_before(token: ApiToken) -> dict[str, Any] | None:
     # The form has already set the new values on `token`: the old ones are in the database.
     stored = ApiToken.objects.filter(pk=token.pk).first() if token.pk else None
@@ -65,13 +72,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
         actor = actor_from_request(request)
         for token in queryset.prefetch_related("grants__storage"):
             for grant in token.grants.all():
-                grant_audit(
-                    actor=actor,
-                    storage=grant.storage.name,
-                    token_id=token.pk,
-                    before=grant.access,
-                    after=None,
-                )
+                _grant_audit(actor, grant, before=grant.access, after=None)
             token_audit(actor=actor, token_id=token.pk, before=token_state(token), after=None)
         super().delete_queryset(request, queryset)
 
@@ -82,13 +83,8 @@ class ApiTokenAdmin(admin.ModelAdmin):
         changed = [grant for grant, _fields in formset.changed_objects]
         deleted = {id(grant) for grant in formset.deleted_objects}
         for grant in [*formset.new_objects, *changed, *formset.deleted_objects]:
-            grant_audit(
-                actor=actor,
-                storage=grant.storage.name,
-                token_id=grant.token_id,
-                before=before.get(id(grant)),
-                after=None if id(grant) in deleted else grant.access,
-            )
+            after = None if id(grant) in deleted else grant.access
+            _grant_audit(actor, grant, before=before.get(id(grant)), after=after)
 
 
 @admin.register(Grant)
@@ -100,13 +96,7 @@ class GrantAdmin(admin.ModelAdmin):
     def save_model(self, request, obj: Grant, form, change: bool) -> None:
         before = _access_before([obj]).get(id(obj))
         super().save_model(request, obj, form, change)
-        grant_audit(
-            actor=actor_from_request(request),
-            storage=obj.storage.name,
-            token_id=obj.token_id,
-            before=before,
-            after=obj.access,
-        )
+        _grant_audit(actor_from_request(request), obj, before=before, after=obj.access)
 
     def delete_model(self, request, obj: Grant) -> None:
         self.delete_queryset(request, Grant.objects.filter(pk=obj.pk))
@@ -115,11 +105,5 @@ class GrantAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset: QuerySet) -> None:
         actor = actor_from_request(request)
         for grant in queryset.select_related("storage"):
-            grant_audit(
-                actor=actor,
-                storage=grant.storage.name,
-                token_id=grant.token_id,
-                before=grant.access,
-                after=None,
-            )
+            _grant_audit(actor, grant, before=grant.access, after=None)
         super().delete_queryset(request, queryset)

@@ -56,6 +56,7 @@ from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django.middleware.security import SecurityMiddleware
 from django.urls import resolve, set_script_prefix
 from django.utils.functional import cached_property
+from rest_framework.exceptions import UnsupportedMediaType
 
 from access.credentials import bearer_hash, presented_hash, token_for
 from access.grants import may_access
@@ -314,7 +315,7 @@ def _json_utf8(content_type: str) -> bool:
         return False
     try:
         check_charset(content_type)
-    except Exception:  # noqa: BLE001 (DRF's UnsupportedMediaType: Django answers 415)
+    except UnsupportedMediaType:  # Django answers 415
         return False
     return True
 
