@@ -186,6 +186,17 @@ WORKER_LATE_SECONDS = env_int("WORKER_LATE_SECONDS", 30)
 # Audit entries older than this are deleted by the worker (audit.services.audit_prune).
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365)
 
+# --- Change feed (GET /api/v1/storage/{name}/changes/, storage/changes.py) ---------------
+# Tombstones (deleted records) are kept this long, then pruned by the worker; a consumer
+# whose cursor is older answers 410 cursor-expired and starts again from a snapshot.
+FEED_TOMBSTONE_DAYS = env_int("FEED_TOMBSTONE_DAYS", 7)
+# The longest `?wait=` a long-poll may ask for, in seconds.
+FEED_MAX_WAIT_S = env_int("FEED_MAX_WAIT_S", 30)
+# Long-polls waiting at once in one server process; more answer 503 with Retry-After. A
+# waiting request holds one of granian's blocking threads (GRANIAN_BLOCKING_THREADS, 4)
+# but no database connection: raise both together to serve more waiting consumers.
+FEED_MAX_WAITERS = env_int("FEED_MAX_WAITERS", 2)
+
 # --- Metrics (GET /api/v1/metrics, core/metrics.py) ----------------------------------------
 # Off, requests count nothing and the endpoint answers an empty scrape (make bench compares).
 METRICS_ENABLED = env_bool("METRICS_ENABLED", True)

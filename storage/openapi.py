@@ -43,8 +43,56 @@ _PAGE = {
         "next": {"type": "string", "format": "uri", "nullable": True},
         "previous": {"type": "string", "format": "uri", "nullable": True},
         "count": {"type": "integer", "description": "Only when `count` was asked for."},
+        "changes": {
+            "type": "string",
+            "format": "uri",
+            "description": "On a first page (no `cursor`): the change feed from just before "
+            "this page was read. Take a snapshot by following `next`, then follow this link: "
+            "no change is missed.",
+        },
     },
     "required": ["results", "next", "previous"],
+}
+_POSITION = {
+    "type": "string",
+    "description": "The entry's feed position, an opaque cursor: `after=` it resumes the "
+    "feed right after this entry.",
+}
+CHANGE = {
+    "oneOf": [
+        {
+            "allOf": [
+                RECORD,
+                {"type": "object", "properties": {"_position": _POSITION}},
+            ],
+            "description": "A record as it is now (each record once, at its latest change).",
+        },
+        {
+            "type": "object",
+            "properties": {
+                "_version": {"type": "integer", "description": "The version deleted."},
+                "_deleted": {"type": "boolean", "enum": [True]},
+                "_position": _POSITION,
+            },
+            "required": ["_version", "_deleted", "_position"],
+            "additionalProperties": True,
+            "description": "A tombstone: the record with this key (its one other member) "
+            "was deleted.",
+        },
+    ]
+}
+_CHANGES_PAGE = {
+    "type": "object",
+    "properties": {
+        "results": {"type": "array", "items": CHANGE},
+        "next": {
+            "type": "string",
+            "format": "uri",
+            "description": "Always present: the feed after this page (or, when the page is "
+            "empty, from where it stands). Come back with it.",
+        },
+    },
+    "required": ["results", "next"],
 }
 _RECORD_RESPONSE = OpenApiResponse(RECORD, description="The record; `ETag` is its `_version`.")
 _KEY = OpenApiParameter(
@@ -99,6 +147,53 @@ LIST_PARAMETERS = [
     ),
 ]
 
+FEED_PARAMETERS = [
+    _NAME,
+    OpenApiParameter(
+        "after",
+        str,
+        description="An opaque cursor: a page's `next`, an entry's `_position`, or a list "
+        "page's `changes` link. Without it, the feed starts from the beginning. Cursors "
+        "older than FEED_TOMBSTONE_DAYS answer 410 `cursor-expired`.",
+    ),
+    OpenApiParameter(
+        "limit",
+        {"type": "integer", "minimum": 1},
+        description="Entries per page, as for the list (at most PAGE_SIZE_MAX).",
+    ),
+    OpenApiParameter(
+        "fields",
+        str,
+        description="Comma-separated field names: records show only these (plus the key "
+        "and `_version`).",
+    ),
+    OpenApiParameter(
+        "wait",
+        {"type": "integer", "minimum": 0},
+        description="Long-poll: with nothing new, wait up to this many seconds for a change "
+        "(at most FEED_MAX_WAIT_S, 30). 503 with Retry-After when too many wait already.",
+    ),
+    OpenApiParameter(
+        "If-None-Match",
+        str,
+        OpenApiParameter.HEADER,
+        description="The feed's last ETag (its high-water mark): 304 when nothing changed.",
+    ),
+    LIST_PARAMETERS[-1],  # the storage's filters: they select live records, never tombstones
+]
+
+read_changes = extend_schema(
+    operation_id="storage_records_changes",
+    summary="Follow the changes: records as they are now and deletions, in commit order",
+    parameters=FEED_PARAMETERS,
+    responses={
+        200: OpenApiResponse(
+            _CHANGES_PAGE, description="A page of changes; `ETag` is the feed's high-water mark."
+        ),
+        304: OpenApiResponse(description="Nothing changed since the ETag sent."),
+    },
+    extensions=also_answers(410, 503),
+)
 list_records = extend_schema(
     operation_id="storage_records_list",
     summary="List, filter and page records (or export them)",

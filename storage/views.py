@@ -7,6 +7,7 @@ from typing import Any
 
 from django.http import StreamingHttpResponse
 from rest_framework import viewsets
+from rest_framework.decorators import action
 from rest_framework.exceptions import ParseError
 from rest_framework.request import Empty, Request
 from rest_framework.response import Response
@@ -36,6 +37,13 @@ class RecordViewSet(viewsets.ViewSet):
     @openapi.list_records
     def list(self, request: Request, name: str) -> Response | StreamingHttpResponse:
         return _rendered(request, records.read_page(_described(request, name)))
+
+    # /<name>/changes/: routed before the detail route, so no text key may be "changes"
+    # (storage.keys refuses it).
+    @openapi.read_changes
+    @action(detail=False, methods=["get"], url_path="changes")
+    def changes(self, request: Request, name: str) -> Response:
+        return _rendered(request, records.read_changes(_described(request, name)))
 
     @openapi.create_records
     def create(self, request: Request, name: str) -> Response:

@@ -16,6 +16,7 @@ adapter decides a status, a header or a body of its own.
 from storage.records.operations import (
     create,
     delete,
+    read_changes,
     read_one,
     read_page,
     refusal,
@@ -30,6 +31,7 @@ __all__ = [
     "RecordRequest",
     "create",
     "delete",
+    "read_changes",
     "read_one",
     "read_page",
     "refusal",

@@ -9,6 +9,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.db import DatabaseError
 
 from access.credentials import CHALLENGE, NO_CREDENTIALS
@@ -20,8 +21,9 @@ from core.exception_handler import problem_exception_handler
 from core.problems import PROBLEM_CONTENT_TYPE
 from core.slow_clients import HeldWhileStreaming, take_slot
 from factory.schema.ddl import table_changed
-from storage import export, selectors, services
-from storage.records.links import list_body, record_url
+from factory.schema.fields import parse_integer
+from storage import changes, export, selectors, services, waiting
+from storage.records.links import changes_url, list_body, page_url, record_url
 from storage.records.request import Answer, RecordRequest
 from storage.runtime import (
     RecordRuntime,
@@ -73,8 +75,68 @@ def read_page(request: RecordRequest) -> Answer:
     export_format = request.query.get("format")
     if export_format is not None:
         return _export(request, runtime, export_format)
-    found = selectors.record_list(runtime=runtime, params=request.query)
-    return Answer(200, list_body(request, found))
+    # A first page tells where to follow the change feed from, as of the page: a snapshot
+    # of the list plus the feed from there misses no change (docs/api.md).
+    first = "cursor" not in request.query and changes.feed_ready(runtime)
+    found = selectors.record_list(runtime=runtime, params=request.query, feed_bound=first)
+    body = list_body(request, found)
+    if found.feed_bound is not None:
+        body["changes"] = changes_url(request, runtime, changes.feed_cursor(runtime, found))
+    return Answer(200, body)
+
+
+@_storage_may_change
+def read_changes(request: RecordRequest) -> Answer:
+    """A page of the change feed (storage.changes): 200 with the changes after the cursor,
+    or 304 when If-None-Match names the feed's high-water mark. With `wait`, an answer
+    that would have nothing new waits for a change, up to that many seconds."""
+    runtime = _runtime(request, RECORD_ACCESS["GET"])
+    query = changes.feed_query(runtime=runtime, params=request.query)
+    seconds = _wait_seconds(request.query.get("wait"))
+    if not seconds:
+        return _changes_answer(request, runtime, query)
+    with waiting.waiter(runtime.storage_id, seconds) as waiter:
+        woken = False
+        while True:
+            answer = _changes_answer(request, runtime, query)
+            if (answer.status == 200 and answer.data["results"]) or waiter.expired:
+                return answer
+            # Woken for a change that does not show yet: look again soon.
+            woken = waiter.wait(soon=woken)
+
+
+def _changes_answer(request: RecordRequest, runtime: RecordRuntime, query: Any) -> Answer:
+    # The tag before the page: a page may then show more than its tag says, never less,
+    # so a 304 never hides a change from the client that cached the page.
+    tag = changes.feed_tag(runtime)
+    headers = (("ETag", tag),)
+    if _tag_matches(request.if_none_match, tag):
+        return Answer(304, headers=headers)
+    page = changes.changes_page(runtime=runtime, query=query)
+    body = {"results": page.entries, "next": page_url(request, page.next, "after")}
+    return Answer(200, body, headers)
+
+
+def _tag_matches(header: str | None, tag: str) -> bool:
+    """Weak comparison (RFC 9110): `W/"x"` and `"x"` match."""
+    if not header:
+        return False
+    strong = tag.removeprefix("W/")
+    return any(t.strip().removeprefix("W/") in (strong, "*") for t in header.split(","))
+
+
+def _wait_seconds(raw: str | None) -> int:
+    if raw is None:
+        return 0
+    try:
+        seconds = parse_integer(raw)
+    except ValueError:
+        seconds = -1
+    if not 0 <= seconds <= settings.FEED_MAX_WAIT_S:
+        raise ValidationFailed(
+            {"wait": [f"Seconds to wait: a whole number from 0 to {settings.FEED_MAX_WAIT_S}."]}
+        )
+    return seconds
 
 
 @_storage_may_change

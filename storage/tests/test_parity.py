@@ -143,6 +143,9 @@ def _answers(responses: list[Any]) -> list[tuple]:
         for record in _records(body):
             for name in CHANGING:
                 record.pop(name, None)
+        if isinstance(body, dict) and "changes" in body:
+            # A first page's feed cursor is the database's position when it was read.
+            body["changes"] = body["changes"].split("?after=")[0]
         headers = {name: value for name, value in response.items() if name not in GENERATED}
         assert response["X-Request-ID"]
         if response.request["REQUEST_METHOD"] != "HEAD":  # (the test client drops its body)
