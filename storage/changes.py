@@ -127,7 +127,7 @@ def feed_query(*, runtime: RecordRuntime, params: Any) -> FeedQuery:
     """Raises ValidationFailed (a parameter), CursorExpired (410: tombstones past the cursor
     were pruned) and FeedNotReady (503: the worker is installing the feed)."""
     raw = params.get("after")
-    cursor = decode_cursor(raw, runtime) if raw else START
+    cursor = decode_cursor(raw, runtime) if raw is not None else START
     query = FeedQuery(
         cursor=cursor,
         pairs=projection(runtime, params.get("fields")),
