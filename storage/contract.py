@@ -204,6 +204,11 @@ def _collection(name: str, definition: StorageSpec) -> dict[str, Any]:
             "next": {"type": "string", "nullable": True},
             "previous": {"type": "string", "nullable": True},
             "count": {"type": "integer"},
+            "changes": {
+                "type": "string",
+                "description": "on a page asked for without `cursor`: the change feed from "
+                "this page on (follow it after reading every page)",
+            },
         },
         "required": ["results", "next", "previous"],
     }
@@ -270,6 +275,66 @@ def _item(name: str, definition: StorageSpec) -> dict[str, Any]:
     }
 
 
+def _changes(name: str, definition: StorageSpec) -> dict[str, Any]:
+    key = definition.primary_key.name
+    tombstone = _object(
+        {
+            key: _key_schema(definition.primary_key),
+            "_version": {
+                "type": "integer",
+                "format": "int64",
+                "description": "the version deleted",
+            },
+            "_deleted": {"type": "boolean", "enum": [True]},
+            "_position": _POSITION,
+        },
+        [key, "_version", "_deleted", "_position"],
+        "a deleted record",
+    )
+    live = {
+        "allOf": [_ref("ListedRecord"), {"type": "object", "properties": {"_position": _POSITION}}]
+    }
+    page = {
+        "type": "object",
+        "properties": {
+            "results": {"type": "array", "items": {"oneOf": [live, tombstone]}},
+            "next": {"type": "string", "description": "always present: come back with it"},
+        },
+        "required": ["results", "next"],
+    }
+    feed = [
+        {"name": "after", "in": "query", "schema": {"type": "string"},
+         "description": "a page's `next`, an entry's `_position` or a list's `changes` cursor"},
+        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+        {"name": "fields", "in": "query", "schema": {"type": "string"},
+         "description": "comma-separated field names"},
+        {"name": "wait", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 30},
+         "description": "with nothing new, wait up to this many seconds for a change"},
+        {**_IF_NONE_MATCH, "description": "the feed's last ETag: 304 when nothing changed"},
+    ]  # fmt: skip
+    changes = _json(page, "records as they are now and deletions, in commit order")
+    changes["headers"] = {
+        "ETag": {"description": "the feed's high-water mark", "schema": {"type": "string"}}
+    }
+    return {
+        "get": {
+            "operationId": f"changes_{name}",
+            "parameters": [*feed, *filter_parameters(definition)],
+            "responses": {
+                "200": changes,
+                "304": {"description": "nothing changed"},
+                **_errors(400, 404, 409, 410),
+            },
+        }
+    }
+
+
+_POSITION = {
+    "type": "string",
+    "description": "the entry's feed position: `after=` it resumes right after this entry",
+}
+
+
 def storage_contract(*, definition: dict[str, Any], version: int, base_path: str) -> dict:
     """An OpenAPI 3.0 document for the records API of one storage version."""
     spec = StorageSpec.from_normal(definition)
@@ -284,6 +349,7 @@ def storage_contract(*, definition: dict[str, Any], version: int, base_path: str
         },
         "paths": {
             collection: _collection(name, spec),
+            f"{collection}changes/": _changes(name, spec),
             f"{collection}{{key}}/": _item(name, spec),
         },
         "components": {
