@@ -40,6 +40,8 @@ RETRY_FIRST = 0.05
 # How long a waiter's row outlives its wait: writes keep notifying a moment longer.
 REGISTRATION_SLACK = timedelta(seconds=5)
 LISTENER_BACKOFF_CAP = 10.0
+# How often the listener looks whether anyone still waits (it closes when nobody does).
+IDLE_CHECK_SECONDS = 1.0
 
 
 class Waiter:
@@ -159,20 +161,34 @@ class _Listener:
                 waiting.event.set()
 
     def _run(self, params: dict) -> None:
+        """Listen while anyone in this process waits; then close the connection and end
+        (the next waiter starts a listener again)."""
         delay = 0.5
         while True:
             try:
                 with psycopg.connect(**params, autocommit=True) as listening:
                     listening.execute(f"LISTEN {feed.CHANNEL}")
                     self.alive, delay = True, 0.5
-                    for notice in listening.notifies():
-                        if notice.payload.isdigit():
-                            self.wake(int(notice.payload))
+                    while self._still_wanted():
+                        for notice in listening.notifies(timeout=IDLE_CHECK_SECONDS):
+                            if notice.payload.isdigit():
+                                self.wake(int(notice.payload))
+                    self.alive = False
+                    return
             except Exception:  # noqa: BLE001 - any failure: reconnect, waiters poll meanwhile
                 logger.warning("change feed listener lost its connection; reconnecting")
             self.alive = False
             time.sleep(delay)
             delay = min(delay * 2, LISTENER_BACKOFF_CAP)
+            if not self._still_wanted():
+                return
+
+    def _still_wanted(self) -> bool:
+        with self.lock:
+            if self.waiters:
+                return True
+            self.thread = None  # the next waiter starts another
+            return False
 
 
 _listener = _Listener()

@@ -74,6 +74,12 @@ def test_the_quickstart_runs_as_written(live_server, tmp_path) -> None:
     assert run.returncode == 0, f"{run.stderr}\n--- stdout ---\n{run.stdout}"
     assert run.stderr.count("### block") == len(blocks)
     assert '{"events":5,"unmatched":1,' in run.stdout
+    # The feed after the snapshot: Kit once, as it is now, then Tom's tombstone.
+    assert re.search(
+        r'\{"results":\[\{"chip":"985-1009","name":"Kit","indoor":true,"_version":\d+,'
+        r'"_position":"[^"]+"\},\{"chip":"985-1001","_version":1,"_deleted":true,',
+        run.stdout,
+    )
     # Rex (the first dog, version 1) updated after three ingested dogs took 2, 3 and 4.
     assert '"current_version":5}\n412\n' in run.stdout
     assert '{"name":"dogs","version":2,"serving_version":2,"status":"ready"' in run.stdout
