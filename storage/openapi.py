@@ -114,25 +114,54 @@ list_records = extend_schema(
     },
     extensions=also_answers(409),
 )
+_IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    description="Sent again within 24 h by the same token, the request is applied "
+    "once and answers the first result.",
+)
+UPSERT_PARAMETERS = [
+    OpenApiParameter(
+        "Prefer",
+        str,
+        OpenApiParameter.HEADER,
+        description="`resolution=merge-duplicates`: an upsert, a record stored under the same "
+        "key gets the fields sent; `resolution=ignore-duplicates`: it is left as it is. "
+        "Answered with `Preference-Applied`, and each record with `_op`: `created`, "
+        "`updated`, `unchanged` (already stored: its `_version` stays), `skipped` "
+        "(ignore-duplicates) or `stale` (older by `keep_newer`).",
+    ),
+    OpenApiParameter(
+        "on_conflict",
+        str,
+        description="With `Prefer: resolution=...`: the fields records are matched by, "
+        "comma-separated: the primary key (the default) or the fields of a unique index.",
+    ),
+    OpenApiParameter(
+        "keep_newer",
+        str,
+        description="With `resolution=merge-duplicates`: a date, datetime, integer or decimal "
+        "field; an item whose value is older than the stored record's is not written "
+        "(`_op: stale`).",
+    ),
+]
 create_records = extend_schema(
     operation_id="storage_records_create",
-    summary="Create a record, or many (an array, all or nothing)",
-    parameters=[
-        _NAME,
-        OpenApiParameter(
-            "Idempotency-Key",
-            str,
-            OpenApiParameter.HEADER,
-            description="Sent again within 24 h by the same token, the request is applied "
-            "once and answers the first result.",
-        ),
-    ],
+    summary="Create a record, or many (an array, all or nothing); or upsert them",
+    parameters=[_NAME, _IDEMPOTENCY_KEY, *UPSERT_PARAMETERS],
     request={"application/json": _ONE_OR_MANY},
     responses={
         201: OpenApiResponse(
             _ONE_OR_MANY,
-            description="The record (with `Location` and `ETag`), or the records in order.",
-        )
+            description="The record (with `Location` and `ETag`), or the records in order. "
+            "An upsert answers 201 when it created every item.",
+        ),
+        200: OpenApiResponse(
+            _ONE_OR_MANY,
+            description="An upsert that did not create every item: the records as stored, in "
+            "order, each with `_op`.",
+        ),
     },
 )
 get_record = extend_schema(

@@ -75,6 +75,7 @@ def _described(request: Request, name: str, key: str | None = None) -> records.R
         body=lambda: _body(request),
         if_match=request.headers.get("If-Match"),
         if_none_match=request.headers.get("If-None-Match"),
+        prefer=request.headers.get("Prefer"),
         storage=known.get(name),
         storage_known=name in known,
     )

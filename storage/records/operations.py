@@ -20,7 +20,7 @@ from core.exception_handler import problem_exception_handler
 from core.problems import PROBLEM_CONTENT_TYPE
 from core.slow_clients import HeldWhileStreaming, take_slot
 from factory.schema.ddl import table_changed
-from storage import export, selectors, services
+from storage import export, selectors, services, upserts
 from storage.records.links import list_body, record_url
 from storage.records.request import Answer, RecordRequest
 from storage.runtime import (
@@ -79,8 +79,14 @@ def read_page(request: RecordRequest) -> Answer:
 
 @_storage_may_change
 def create(request: RecordRequest) -> Answer:
-    """One record (a JSON object) or a bulk (an array): 201."""
+    """One record (a JSON object) or a bulk (an array): 201. With Prefer: resolution=...,
+    an upsert (upsert)."""
     runtime = _runtime(request, RECORD_ACCESS["POST"])
+    resolution = upserts.preferred_resolution(request.prefer)
+    on, keep_newer = upserts.upsert_parameters(request.query, resolution)
+    if resolution is not None:
+        target = upserts.upsert_target(runtime, resolution=resolution, on=on, keep_newer=keep_newer)
+        return upsert(request, runtime, target, resolution)
     pairs = _written(request, runtime)
     # A bulk makes hundreds of thousands of objects (core.collector), from parsing the
     # body on; the collector resumes with the next request, once they are gone.
@@ -95,6 +101,32 @@ def create(request: RecordRequest) -> Answer:
     return Answer(
         201, represent(row, pairs), (("Location", location), ("ETag", etag(row._version)))
     )
+
+
+def upsert(request: RecordRequest, runtime: RecordRuntime, target: Any, resolution: str) -> Answer:
+    """Insert or merge one record or a bulk: 201 when every item was created, else 200;
+    each record says what happened to it in `_op`."""
+    pairs = _written(request, runtime)
+    applied = ("Preference-Applied", f"resolution={resolution}")
+    with collector_paused(until_next_request=True):
+        data = request.body()
+        bulk = isinstance(data, list)
+        results = upserts.record_upsert(
+            runtime=runtime, items=data if bulk else [data], target=target
+        )
+        del data
+    status = 201 if upserts.all_created(results) else 200
+    if bulk:
+        body = represent_all((vars(result.record) for result in results), pairs)
+        for record, result in zip(body, results, strict=True):
+            record["_op"] = result.operation
+        return Answer(status, body, (applied,), bulk=True)
+    (result,) = results
+    record = {**represent(result.record, pairs), "_op": result.operation}
+    headers = [applied, ("ETag", etag(result.record._version))]
+    if status == 201:
+        headers.insert(1, ("Location", record_url(request, runtime, result.record.pk)))
+    return Answer(status, record, tuple(headers))
 
 
 @_storage_may_change
