@@ -240,6 +240,28 @@ def _upsert_parameters(definition: StorageSpec) -> list[dict[str, Any]]:
     ]
 
 
+def _counted(name: str) -> dict[str, Any]:
+    return {"type": "object", "properties": {name: {"type": "integer"}}, "required": [name]}
+
+
+_JOB = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string", "format": "uuid"},
+        "storage": {"type": "string"},
+        "kind": {"type": "string", "enum": ["delete", "update"]},
+        "status": {"type": "string", "enum": ["queued", "running", "done", "failed"]},
+        "total": {"type": "integer"},
+        "processed": {"type": "integer"},
+        "errors": {"type": "array", "items": {"$ref": "#/components/schemas/Problem"}},
+        "created_at": {"type": "string", "format": "date-time"},
+        "started_at": {"type": "string", "format": "date-time", "nullable": True},
+        "finished_at": {"type": "string", "format": "date-time", "nullable": True},
+    },
+    "required": ["id", "storage", "kind", "status", "total", "processed", "errors"],
+}
+
+
 def _collection(name: str, definition: StorageSpec) -> dict[str, Any]:
     page = {
         "type": "object",
@@ -264,7 +286,40 @@ def _collection(name: str, definition: StorageSpec) -> dict[str, Any]:
         ]
     }
     upserted = {"anyOf": [_ref("UpsertedRecord"), _many("UpsertedRecord")]}
+    by_filter = [
+        _IDEMPOTENCY_KEY,
+        {
+            "name": "all",
+            "in": "query",
+            "schema": {"type": "string", "enum": ["true"]},
+            "description": "every record, without a filter (needs the manage grant)",
+        },
+        *filter_parameters(definition),
+    ]
+    job = _json(_JOB, "more than MAX_BULK_ITEMS matches: a job (Location: its URL)")
     return {
+        "delete": {
+            "operationId": f"delete_matching_{name}",
+            "description": "Delete the records the filters match (at least one filter, or "
+            "all=true).",
+            "parameters": by_filter,
+            "responses": {
+                "200": _json(_counted("deleted"), "deleted at once"),
+                "202": job,
+                **_errors(400, 404, 409),
+            },
+        },
+        "patch": {
+            "operationId": f"update_matching_{name}",
+            "description": "Set the fields sent on the records the filters match.",
+            "parameters": by_filter,
+            "requestBody": _body(_ref("RecordPatch")),
+            "responses": {
+                "200": _json(_counted("updated"), "changed at once"),
+                "202": job,
+                **_errors(400, 404, 409, 413, 415),
+            },
+        },
         "get": {
             "operationId": f"list_{name}",
             "parameters": [*_paging_parameters(definition), *filter_parameters(definition)],

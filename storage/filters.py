@@ -83,9 +83,15 @@ class RecordFilters:
             parameter.field  # noqa: B018 - built now, then only read, by any thread
         self.filters = filters
 
-    def apply(self, queryset: models.QuerySet, params: Any) -> models.QuerySet:
-        """Raises ValidationFailed naming each unknown, repeated or invalid parameter."""
-        self.check_parameters(params)
+    def apply(
+        self,
+        queryset: models.QuerySet,
+        params: Any,
+        reserved: frozenset[str] = RESERVED_PARAMETERS,
+    ) -> models.QuerySet:
+        """Raises ValidationFailed naming each unknown, repeated or invalid parameter
+        (`reserved`: the other parameters the request takes; a list's by default)."""
+        self.check_parameters(params, reserved)
         values, errors = {}, {}
         for name in params:
             parameter = self.filters.get(name)
@@ -117,9 +123,9 @@ class RecordFilters:
         self.check_parameters(params)
         return tuple((name, params.get(name)) for name in params if name in self.filters)
 
-    def check_parameters(self, params: Any) -> None:
+    def check_parameters(self, params: Any, reserved: frozenset[str] = RESERVED_PARAMETERS) -> None:
         """Refuse any query parameter that is neither a filter nor a reserved one."""
-        unknown = [p for p in params if p not in self.filters and p not in RESERVED_PARAMETERS]
+        unknown = [p for p in params if p not in self.filters and p not in reserved]
         if unknown:
             raise ValidationFailed(
                 {name: ["Unknown filter or parameter for this storage."] for name in unknown},

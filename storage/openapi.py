@@ -206,3 +206,76 @@ delete_record = extend_schema(
     responses={204: None},
     extensions=also_answers(409),
 )
+
+JOB = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string", "format": "uuid"},
+        "storage": {"type": "string"},
+        "kind": {"type": "string", "enum": ["delete", "update"]},
+        "status": {"type": "string", "enum": ["queued", "running", "done", "failed"]},
+        "total": {"type": "integer", "description": "Records that matched when it was asked."},
+        "processed": {"type": "integer", "description": "Records deleted or updated so far."},
+        "errors": {
+            "type": "array",
+            "items": {"$ref": "#/components/schemas/Problem"},
+            "description": "Problem details: an update's unique clash (with the record's "
+            "`key`), or why the job failed.",
+        },
+        "created_at": {"type": "string", "format": "date-time"},
+        "started_at": {"type": "string", "format": "date-time", "nullable": True},
+        "finished_at": {"type": "string", "format": "date-time", "nullable": True},
+    },
+    "required": ["id", "storage", "kind", "status", "total", "processed", "errors"],
+}
+_BY_FILTER = [
+    _NAME,
+    _IDEMPOTENCY_KEY,
+    OpenApiParameter(
+        "all",
+        str,
+        enum=["true"],
+        description="Every record of the storage, without a filter (needs the manage grant).",
+    ),
+    LIST_PARAMETERS[-1],  # the filters
+]
+_JOB_ANSWER = OpenApiResponse(
+    JOB,
+    description="More than MAX_BULK_ITEMS matches: a job, run by the worker in key order "
+    "(`Location`: GET /api/v1/jobs/{id}/).",
+)
+delete_matching_records = extend_schema(
+    operation_id="storage_records_destroy_matching",
+    summary="Delete the records a filter matches",
+    parameters=_BY_FILTER,
+    responses={
+        200: OpenApiResponse(
+            {
+                "type": "object",
+                "properties": {"deleted": {"type": "integer"}},
+                "required": ["deleted"],
+            },
+            description="Up to MAX_BULK_ITEMS matches, deleted at once.",
+        ),
+        202: _JOB_ANSWER,
+    },
+    extensions=also_answers(409),
+)
+update_matching_records = extend_schema(
+    operation_id="storage_records_update_matching",
+    summary="Change some fields of the records a filter matches",
+    parameters=_BY_FILTER,
+    request={"application/json": RECORD},
+    responses={
+        200: OpenApiResponse(
+            {
+                "type": "object",
+                "properties": {"updated": {"type": "integer"}},
+                "required": ["updated"],
+            },
+            description="Up to MAX_BULK_ITEMS matches, changed at once (records that held "
+            "the values already are not written).",
+        ),
+        202: _JOB_ANSWER,
+    },
+)

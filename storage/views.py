@@ -43,6 +43,18 @@ class RecordViewSet(viewsets.ViewSet):
             request, lambda: _rendered(request, records.create(_described(request, name)))
         )
 
+    @openapi.delete_matching_records
+    def destroy_matching(self, request: Request, name: str) -> Response:
+        return idempotent(
+            request, lambda: _rendered(request, records.delete_matching(_described(request, name)))
+        )
+
+    @openapi.update_matching_records
+    def update_matching(self, request: Request, name: str) -> Response:
+        return idempotent(
+            request, lambda: _rendered(request, records.update_matching(_described(request, name)))
+        )
+
     @openapi.get_record
     def retrieve(self, request: Request, name: str, key: str) -> Response:
         return _rendered(request, records.read_one(_described(request, name, key)))

@@ -20,8 +20,8 @@ from core.exception_handler import problem_exception_handler
 from core.problems import PROBLEM_CONTENT_TYPE
 from core.slow_clients import HeldWhileStreaming, take_slot
 from factory.schema.ddl import table_changed
-from storage import export, selectors, services, upserts
-from storage.records.links import list_body, record_url
+from storage import by_filter, export, selectors, services, upserts
+from storage.records.links import job_url, list_body, record_url
 from storage.records.request import Answer, RecordRequest
 from storage.runtime import (
     RecordRuntime,
@@ -160,6 +160,42 @@ def delete(request: RecordRequest) -> Answer:
         runtime=runtime, key=_key(runtime, request.key), if_match=request.if_match
     )
     return Answer(204)
+
+
+@_storage_may_change
+def delete_matching(request: RecordRequest) -> Answer:
+    """DELETE of the list with filters: 200 {"deleted": n}, or 202 and a job."""
+    runtime = _runtime(request, RECORD_ACCESS["DELETE"])
+    outcome = by_filter.records_delete_by_filter(
+        runtime=runtime, params=request.query, everything=_everything(request)
+    )
+    return _by_filter(request, outcome)
+
+
+@_storage_may_change
+def update_matching(request: RecordRequest) -> Answer:
+    """PATCH of the list with filters: 200 {"updated": n}, or 202 and a job."""
+    runtime = _runtime(request, RECORD_ACCESS["PATCH"])
+    everything = _everything(request)
+    outcome = by_filter.records_update_by_filter(
+        runtime=runtime, params=request.query, everything=everything, data=request.body()
+    )
+    return _by_filter(request, outcome)
+
+
+def _everything(request: RecordRequest) -> bool:
+    """`?all=true`: every record, which needs the manage grant (403)."""
+    everything = by_filter.wants_everything(request.query)
+    if everything and not may_access(request.principal, request.name, "manage"):  # type: ignore[arg-type]
+        raise Forbidden(NO_GRANT)
+    return everything
+
+
+def _by_filter(request: RecordRequest, outcome: by_filter.Outcome) -> Answer:
+    if outcome.job is None:
+        return Answer(200, outcome.counts)
+    location = job_url(request, outcome.job.id)
+    return Answer(202, by_filter.job_body(outcome.job), (("Location", location),))
 
 
 def refusal(exc: Exception) -> Answer | None:
