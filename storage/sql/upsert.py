@@ -26,6 +26,7 @@ from django.utils import timezone
 from psycopg.types.json import Jsonb
 
 from factory.schema import record_versions
+from storage.serializers import RowRecord
 
 CREATED, UPDATED, UNCHANGED, SKIPPED, STALE = "created", "updated", "unchanged", "skipped", "stale"
 
@@ -73,17 +74,32 @@ def _postgresql(
         _key(row, target.conflict): (at, row)
         for row, at in zip(round_.rows, round_.positions, strict=True)
     }
-    statement, params = _insert(model, table, columns, target, round_, now)
+    # A row written with every field the item sent is the item's values: only the key, the
+    # conflict fields and the system fields come back (converting 10,000 whole rows was a
+    # third of a bulk upsert). A merge of some fields returns the whole row.
+    lean = not target.merge or set(runtime.validator.specs) <= set(round_.sent)
+    back = _lean_columns(runtime, target) if lean else None
+    statement, params = _insert(model, table, columns, target, round_, now, back)
     results: list[tuple[int, str, Any]] = []
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
         for row in cursor.fetchall():
-            record = select.record(row[:-1])
-            at, _ = position_of.pop(_key(vars(record), target.conflict))
+            if back is None:
+                record = select.record(row[:-1])
+                at, _ = position_of.pop(_key(vars(record), target.conflict))
+            else:
+                returned = dict(zip(back, row[:-1], strict=True))
+                at, item = position_of.pop(_key(returned, target.conflict))
+                record = RowRecord({**item, **returned}, runtime.key_name)
             results.append((at, CREATED if row[-1] else UPDATED, record))
         if position_of:
             results += _stored(cursor, runtime, target, position_of)
     return results
+
+
+def _lean_columns(runtime: Any, target: Target) -> tuple[str, ...]:
+    names = (runtime.key_name, *target.conflict, "_version", "_created_at", "_updated_at")
+    return tuple(dict.fromkeys(names))
 
 
 def _insert(
@@ -93,6 +109,7 @@ def _insert(
     target: Target,
     round_: Round,
     now: datetime.datetime,
+    back: tuple[str, ...] | None,
 ) -> tuple[str, list[Any]]:
     quote = connection.ops.quote_name
     fields = {field.attname: field for field in model._meta.concrete_fields}
@@ -117,7 +134,7 @@ def _insert(
         f"FROM unnest({unnest}) AS x({', '.join(f'c{i}' for i in range(len(columns)))}) "
         f"ORDER BY {', '.join(f'x.c{columns.index(name)}' for name in target.conflict)} "
         f"ON CONFLICT ({conflict}) {_resolution(model, table, target, round_.sent)} "
-        f"RETURNING {_returning(model)}, (xmax = 0)"
+        f"RETURNING {_returning(model, back)}, (xmax = 0)"
     )
     return statement, [now, now, *params]
 
@@ -145,9 +162,12 @@ def _resolution(
     return f"DO UPDATE SET {', '.join(assignments)} WHERE {where}"
 
 
-def _returning(model: type[models.Model]) -> str:
+def _returning(model: type[models.Model], names: tuple[str, ...] | None) -> str:
     quote = connection.ops.quote_name
-    return ", ".join(quote(field.column) for field in model._meta.concrete_fields)
+    fields = model._meta.concrete_fields
+    if names is not None:
+        fields = [model._meta.get_field(name) for name in names]
+    return ", ".join(quote(field.column) for field in fields)
 
 
 def _stored(
