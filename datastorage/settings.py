@@ -238,6 +238,8 @@ MAX_REQUEST_BYTES = env_int("MAX_REQUEST_BYTES", 32 * 1024 * 1024)
 # Django's own cap answers 400; ours (core.middleware) answers 413 first.
 DATA_UPLOAD_MAX_MEMORY_SIZE = None
 MAX_BULK_ITEMS = env_int("MAX_BULK_ITEMS", 10_000)
+# Records one transaction of a delete or update by filter job changes (storage.by_filter).
+JOB_BATCH_ITEMS = env_int("JOB_BATCH_ITEMS", 10_000)
 # Streamed exports a server process sends at once (core/slow_clients.py): by default one
 # less than its threads, so that clients that stop reading never hold every thread.
 EXPORT_CONCURRENCY = env_int(

@@ -8,7 +8,7 @@ from access.metrics import MetricsView
 from access.permissions import StorageAccess
 from core.views import HealthView, LivenessView
 from factory.urls import factory_urls
-from storage.urls import contract_urls
+from storage.urls import contract_urls, job_urls
 
 api_v1 = [
     path("health/", HealthView.as_view(), name="health"),
@@ -21,6 +21,7 @@ api_v1 = [
     path("factory/", include(factory_urls(permission=StorageAccess))),
     path("factory/", include(contract_urls)),
     path("storage/", include("storage.urls")),
+    path("jobs/", include(job_urls)),
     path("ingest/", include("ingest.urls")),
 ]
 

@@ -13,6 +13,8 @@ from core.openapi import PROBLEM_SCHEMA, problem_response
 from factory.schema.specs import FieldSpec, PrimaryKeySpec, StorageSpec
 from storage import export
 from storage.filters import filter_catalogue
+from storage.upserts import NEWER_TYPES, RESOLUTIONS
+from storage.upserts import OPERATIONS as UPSERT_OPERATIONS
 
 
 def value_schema(spec: FieldSpec) -> dict[str, Any]:
@@ -65,8 +67,12 @@ def record_schemas(definition: StorageSpec) -> dict[str, dict[str, Any]]:
             "description": "The version last read, instead of If-Match.",
         },
     }
+    upserted = {**every, "_op": {"type": "string", "enum": list(UPSERT_OPERATIONS)}}
     return {
         "Record": _object(every, [*every]),
+        "UpsertedRecord": _object(
+            upserted, [*upserted], "A record an upsert answers: what happened to it in `_op`."
+        ),
         "ListedRecord": _object(
             every,
             [pk.name, "_version"],
@@ -196,6 +202,66 @@ _IDEMPOTENCY_KEY = {
 }
 
 
+def _upsert_parameters(definition: StorageSpec) -> list[dict[str, Any]]:
+    """Prefer, and what `on_conflict` and `keep_newer` may name in this storage."""
+    keys = [] if definition.primary_key.type.generated else [definition.primary_key.name]
+    keys += [",".join(index.fields) for index in definition.indexes if index.unique]
+    newer = [field.name for field in definition.fields if field.type.name in NEWER_TYPES]
+    on_conflict: dict[str, Any] = {"type": "string"}
+    if keys:
+        on_conflict["enum"] = keys
+    keep_newer: dict[str, Any] = {"type": "string"}
+    if newer:
+        keep_newer["enum"] = newer
+    return [
+        {
+            "name": "Prefer",
+            "in": "header",
+            "schema": {
+                "type": "string",
+                "enum": [f"resolution={resolution}" for resolution in RESOLUTIONS],
+            },
+            "description": "an upsert: merge into, or leave, a record stored under the same "
+            "key (answered with Preference-Applied)",
+        },
+        {
+            "name": "on_conflict",
+            "in": "query",
+            "schema": on_conflict,
+            "description": "with Prefer: the primary key or a unique index to match by",
+        },
+        {
+            "name": "keep_newer",
+            "in": "query",
+            "schema": keep_newer,
+            "description": "with resolution=merge-duplicates: items older than the stored "
+            "record by this field are not written (`_op: stale`)",
+        },
+    ]
+
+
+def _counted(name: str) -> dict[str, Any]:
+    return {"type": "object", "properties": {name: {"type": "integer"}}, "required": [name]}
+
+
+_JOB = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string", "format": "uuid"},
+        "storage": {"type": "string"},
+        "kind": {"type": "string", "enum": ["delete", "update"]},
+        "status": {"type": "string", "enum": ["queued", "running", "done", "failed"]},
+        "total": {"type": "integer"},
+        "processed": {"type": "integer"},
+        "errors": {"type": "array", "items": {"$ref": "#/components/schemas/Problem"}},
+        "created_at": {"type": "string", "format": "date-time"},
+        "started_at": {"type": "string", "format": "date-time", "nullable": True},
+        "finished_at": {"type": "string", "format": "date-time", "nullable": True},
+    },
+    "required": ["id", "storage", "kind", "status", "total", "processed", "errors"],
+}
+
+
 def _collection(name: str, definition: StorageSpec) -> dict[str, Any]:
     page = {
         "type": "object",
@@ -216,8 +282,49 @@ def _collection(name: str, definition: StorageSpec) -> dict[str, Any]:
     listing["content"].update(
         {kind.split(";")[0]: {"schema": {"type": "string"}} for kind in export.FORMATS.values()}
     )
-    created = {"oneOf": [_ref("Record"), _many("Record")]}
+    created = {
+        "anyOf": [
+            _ref("Record"),
+            _many("Record"),
+            _ref("UpsertedRecord"),
+            _many("UpsertedRecord"),
+        ]
+    }
+    upserted = {"anyOf": [_ref("UpsertedRecord"), _many("UpsertedRecord")]}
+    by_filter = [
+        _IDEMPOTENCY_KEY,
+        {
+            "name": "all",
+            "in": "query",
+            "schema": {"type": "string", "enum": ["true"]},
+            "description": "every record, without a filter (needs the manage grant)",
+        },
+        *filter_parameters(definition),
+    ]
+    job = _json(_JOB, "more than MAX_BULK_ITEMS matches: a job (Location: its URL)")
     return {
+        "delete": {
+            "operationId": f"delete_matching_{name}",
+            "description": "Delete the records the filters match (at least one filter, or "
+            "all=true).",
+            "parameters": by_filter,
+            "responses": {
+                "200": _json(_counted("deleted"), "deleted at once"),
+                "202": job,
+                **_errors(400, 404, 409),
+            },
+        },
+        "patch": {
+            "operationId": f"update_matching_{name}",
+            "description": "Set the fields sent on the records the filters match.",
+            "parameters": by_filter,
+            "requestBody": _body(_ref("RecordPatch")),
+            "responses": {
+                "200": _json(_counted("updated"), "changed at once"),
+                "202": job,
+                **_errors(400, 404, 409, 413, 415),
+            },
+        },
         "get": {
             "operationId": f"list_{name}",
             "parameters": [*_paging_parameters(definition), *filter_parameters(definition)],
@@ -225,10 +332,15 @@ def _collection(name: str, definition: StorageSpec) -> dict[str, Any]:
         },
         "post": {
             "operationId": f"create_{name}",
-            "parameters": [_IDEMPOTENCY_KEY],
+            "parameters": [_IDEMPOTENCY_KEY, *_upsert_parameters(definition)],
             "requestBody": _body({"oneOf": [_ref("RecordCreate"), _many("RecordCreate")]}),
             "responses": {
-                "201": _json(created, "the record, or the records in order", etag=True),
+                "201": _json(
+                    created,
+                    "the record, or the records in order (an upsert: every item created)",
+                    etag=True,
+                ),
+                "200": _json(upserted, "an upsert: the records as stored, in order, with `_op`"),
                 **_errors(400, 404, 409, 413, 415),
             },
         },

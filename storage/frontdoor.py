@@ -502,6 +502,7 @@ def _described(
         body=request.json_body,
         if_match=meta.get("HTTP_IF_MATCH"),
         if_none_match=meta.get("HTTP_IF_NONE_MATCH"),
+        prefer=meta.get("HTTP_PREFER"),
         storage=token.storage,
         storage_known=True,
         **more,

@@ -51,6 +51,18 @@ class RecordViewSet(viewsets.ViewSet):
             request, lambda: _rendered(request, records.create(_described(request, name)))
         )
 
+    @openapi.delete_matching_records
+    def destroy_matching(self, request: Request, name: str) -> Response:
+        return idempotent(
+            request, lambda: _rendered(request, records.delete_matching(_described(request, name)))
+        )
+
+    @openapi.update_matching_records
+    def update_matching(self, request: Request, name: str) -> Response:
+        return idempotent(
+            request, lambda: _rendered(request, records.update_matching(_described(request, name)))
+        )
+
     @openapi.get_record
     def retrieve(self, request: Request, name: str, key: str) -> Response:
         return _rendered(request, records.read_one(_described(request, name, key)))
@@ -83,6 +95,7 @@ def _described(request: Request, name: str, key: str | None = None) -> records.R
         body=lambda: _body(request),
         if_match=request.headers.get("If-Match"),
         if_none_match=request.headers.get("If-None-Match"),
+        prefer=request.headers.get("Prefer"),
         storage=known.get(name),
         storage_known=name in known,
     )

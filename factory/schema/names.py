@@ -19,7 +19,9 @@ NAME_RULE = "must match ^[a-z][a-z0-9_]{0,49}$ (lower-case letter, then letters,
 # field by such a name would be unfilterable, so it is refused.
 LIST_PARAMETERS = frozenset({"limit", "cursor", "ordering", "fields", "count", "format"})
 FEED_PARAMETERS = frozenset({"after", "limit", "fields", "wait"})
-QUERY_PARAMETERS = LIST_PARAMETERS | FEED_PARAMETERS
+# A delete or update by filter's "no filter, really everything" (storage.by_filter).
+BY_FILTER_PARAMETERS = frozenset({"all"})
+QUERY_PARAMETERS = LIST_PARAMETERS | FEED_PARAMETERS | BY_FILTER_PARAMETERS
 
 # Names a Django model cannot carry as attributes, or that would shadow its machinery.
 # (What factory.schema.builder adds to a class starts with "_", which no field name can.)

@@ -21,6 +21,11 @@ def record_url(request: RecordRequest, runtime: RecordRuntime, key: Any) -> str:
     return request.absolute(f"{records}{key_segment(key)}/")
 
 
+def job_url(request: RecordRequest, job_id: Any) -> str:
+    """A job's absolute URL (GET /api/v1/jobs/{id}/)."""
+    return request.absolute(reverse("record-job", kwargs={"pk": job_id}))
+
+
 def list_body(request: RecordRequest, found: selectors.RecordList) -> dict[str, Any]:
     """A page of records as the API answers it."""
     body: dict[str, Any] = {

@@ -22,8 +22,8 @@ from core.problems import PROBLEM_CONTENT_TYPE
 from core.slow_clients import HeldWhileStreaming, take_slot
 from factory.schema.ddl import table_changed
 from factory.schema.fields import parse_integer
-from storage import changes, export, selectors, services, waiting
-from storage.records.links import changes_url, list_body, page_url, record_url
+from storage import by_filter, changes, export, selectors, services, upserts, waiting
+from storage.records.links import changes_url, job_url, list_body, page_url, record_url
 from storage.records.request import Answer, RecordRequest
 from storage.runtime import (
     RecordRuntime,
@@ -141,8 +141,14 @@ def _wait_seconds(raw: str | None) -> int:
 
 @_storage_may_change
 def create(request: RecordRequest) -> Answer:
-    """One record (a JSON object) or a bulk (an array): 201."""
+    """One record (a JSON object) or a bulk (an array): 201. With Prefer: resolution=...,
+    an upsert (upsert)."""
     runtime = _runtime(request, RECORD_ACCESS["POST"])
+    resolution = upserts.preferred_resolution(request.prefer)
+    on, keep_newer = upserts.upsert_parameters(request.query, resolution)
+    if resolution is not None:
+        target = upserts.upsert_target(runtime, resolution=resolution, on=on, keep_newer=keep_newer)
+        return upsert(request, runtime, target, resolution)
     pairs = _written(request, runtime)
     # A bulk makes hundreds of thousands of objects (core.collector), from parsing the
     # body on; the collector resumes with the next request, once they are gone.
@@ -157,6 +163,32 @@ def create(request: RecordRequest) -> Answer:
     return Answer(
         201, represent(row, pairs), (("Location", location), ("ETag", etag(row._version)))
     )
+
+
+def upsert(request: RecordRequest, runtime: RecordRuntime, target: Any, resolution: str) -> Answer:
+    """Insert or merge one record or a bulk: 201 when every item was created, else 200;
+    each record says what happened to it in `_op`."""
+    pairs = _written(request, runtime)
+    applied = ("Preference-Applied", f"resolution={resolution}")
+    with collector_paused(until_next_request=True):
+        data = request.body()
+        bulk = isinstance(data, list)
+        results = upserts.record_upsert(
+            runtime=runtime, items=data if bulk else [data], target=target
+        )
+        del data
+    status = 201 if upserts.all_created(results) else 200
+    if bulk:
+        body = represent_all((vars(result.record) for result in results), pairs)
+        for record, result in zip(body, results, strict=True):
+            record["_op"] = result.operation
+        return Answer(status, body, (applied,), bulk=True)
+    (result,) = results
+    record = {**represent(result.record, pairs), "_op": result.operation}
+    headers = [applied, ("ETag", etag(result.record._version))]
+    if status == 201:
+        headers.insert(1, ("Location", record_url(request, runtime, result.record.pk)))
+    return Answer(status, record, tuple(headers))
 
 
 @_storage_may_change
@@ -190,6 +222,42 @@ def delete(request: RecordRequest) -> Answer:
         runtime=runtime, key=_key(runtime, request.key), if_match=request.if_match
     )
     return Answer(204)
+
+
+@_storage_may_change
+def delete_matching(request: RecordRequest) -> Answer:
+    """DELETE of the list with filters: 200 {"deleted": n}, or 202 and a job."""
+    runtime = _runtime(request, RECORD_ACCESS["DELETE"])
+    outcome = by_filter.records_delete_by_filter(
+        runtime=runtime, params=request.query, everything=_everything(request)
+    )
+    return _by_filter(request, outcome)
+
+
+@_storage_may_change
+def update_matching(request: RecordRequest) -> Answer:
+    """PATCH of the list with filters: 200 {"updated": n}, or 202 and a job."""
+    runtime = _runtime(request, RECORD_ACCESS["PATCH"])
+    everything = _everything(request)
+    outcome = by_filter.records_update_by_filter(
+        runtime=runtime, params=request.query, everything=everything, data=request.body()
+    )
+    return _by_filter(request, outcome)
+
+
+def _everything(request: RecordRequest) -> bool:
+    """`?all=true`: every record, which needs the manage grant (403)."""
+    everything = by_filter.wants_everything(request.query)
+    if everything and not may_access(request.principal, request.name, "manage"):  # type: ignore[arg-type]
+        raise Forbidden(NO_GRANT)
+    return everything
+
+
+def _by_filter(request: RecordRequest, outcome: by_filter.Outcome) -> Answer:
+    if outcome.job is None:
+        return Answer(200, outcome.counts)
+    location = job_url(request, outcome.job.id)
+    return Answer(202, by_filter.job_body(outcome.job), (("Location", location),))
 
 
 def refusal(exc: Exception) -> Answer | None:

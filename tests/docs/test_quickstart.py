@@ -95,7 +95,9 @@ def test_the_quickstart_runs_as_written(live_server, tmp_path) -> None:
     assert dogs.model.objects.get(name="Nala").colour == "grey"
     assert dogs.model.objects.get(name="Rex").age == 4
     cats = set(runtime_for("cats").model.objects.values_list("name", flat=True))
-    assert cats == {"Tom", "Mia", "Oscar", *(["Zoe"] if on_postgresql() else [])}
+    assert cats == {"Tom", "Oscar", *(["Zoe"] if on_postgresql() else [])}  # Mia adopted
+    assert runtime_for("cats").model.objects.get(name="Oscar").indoor is False
+    assert '"updated":1,"unchanged":0,"skipped":0,"stale":1,"deleted":1' in run.stdout
     logged = StorageDefinition.objects.filter(name="animal_log").exists()
     assert logged is on_postgresql()
     assert list(tmp_path.iterdir()) == [tmp_path / "var"]  # the walk-through cleans up
