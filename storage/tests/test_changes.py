@@ -349,3 +349,45 @@ def test_waiters_beyond_the_bound_answer_503_with_retry_after(api_client, dogs, 
     assert refused.status_code == 503
     assert refused.json()["type"] == "server-busy"
     assert refused["Retry-After"] == "1"
+
+
+# --- the ways of writing of upserts and by-filter requests ---------------------------------
+
+
+def test_deletes_by_filter_at_once_and_as_a_job_leave_tombstones(api_client, dogs, settings):
+    labs = [dog(api_client, f"Lab{n}", breed="lab") for n in range(5)]
+    kept = dog(api_client, "Pug", breed="pug")
+    _, resume = follow(api_client)
+
+    at_once = api_client.delete(f"{DOGS}?breed=lab&name__in=Lab0,Lab1")
+    settings.MAX_BULK_ITEMS = 2  # the three others: a job, run by the worker (inline here)
+    job = api_client.delete(f"{DOGS}?breed=lab")
+
+    assert (at_once.status_code, job.status_code) == (200, 202)
+    entries, _ = follow(api_client, resume)
+    assert sorted((e["id"], e.get("_deleted")) for e in entries) == [
+        (lab["id"], True) for lab in labs
+    ]
+    assert list(table(api_client)) == [kept["id"]]
+
+
+def test_an_unchanged_upsert_and_update_by_filter_add_no_entry_a_changed_one_does(api_client, dogs):
+    rex = dog(api_client, "Rex", breed="lab", age=3, born="2020-01-01")
+    _, resume = follow(api_client)
+    merge = {"HTTP_PREFER": "resolution=merge-duplicates"}
+    same = {"name": "Rex", "registered_at": REGISTERED, "breed": "lab", "age": 3}
+    same["born"] = "2020-01-01"
+
+    unchanged = api_client.post(f"{DOGS}?on_conflict=name,born", same, format="json", **merge)
+    untouched = api_client.patch(f"{DOGS}?breed=lab", {"age": 3}, format="json")
+    nothing, resume = follow(api_client, resume)
+    changed = api_client.post(
+        f"{DOGS}?on_conflict=name,born", {**same, "age": 4}, format="json", **merge
+    )
+    moved, _ = follow(api_client, resume)
+
+    assert unchanged.json()["_op"] == "unchanged"
+    assert untouched.status_code == 200
+    assert nothing == []
+    assert changed.json()["_op"] == "updated"
+    assert [(e["id"], e["age"]) for e in moved] == [(rex["id"], 4)]

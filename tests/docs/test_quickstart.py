@@ -74,6 +74,11 @@ def test_the_quickstart_runs_as_written(live_server, tmp_path) -> None:
     assert run.returncode == 0, f"{run.stderr}\n--- stdout ---\n{run.stdout}"
     assert run.stderr.count("### block") == len(blocks)
     assert '{"events":5,"unmatched":1,' in run.stdout
+    # The feed from its beginning: Oscar as re-delivered, Mia (adopted) as a tombstone.
+    assert re.search(
+        r'\{"chip":"985-1003","name":"Oscar","indoor":false,"_version":\d+,', run.stdout
+    )
+    assert re.search(r'\{"chip":"985-1002","_version":\d+,"_deleted":true,', run.stdout)
     # The feed after the snapshot: Kit once, as it is now, then Tom's tombstone.
     assert re.search(
         r'\{"results":\[\{"chip":"985-1009","name":"Kit","indoor":true,"_version":\d+,'
