@@ -416,7 +416,7 @@ def _changes(name: str, definition: StorageSpec) -> dict[str, Any]:
     }
     feed = [
         {"name": "after", "in": "query", "schema": {"type": "string"},
-         "description": "a page's `next`, an entry's `_position` or a list's `changes` cursor"},
+         "description": "a page's `next` or a list's `changes` cursor"},
         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}},
         {"name": "fields", "in": "query", "schema": {"type": "string"},
          "description": "comma-separated field names"},
@@ -443,7 +443,7 @@ def _changes(name: str, definition: StorageSpec) -> dict[str, Any]:
 
 _POSITION = {
     "type": "string",
-    "description": "the entry's feed position: `after=` it resumes right after this entry",
+    "description": "the entry's feed position, `<transaction>.<sequence>`, in the feed's order",
 }
 
 

@@ -118,10 +118,12 @@ class RecordFilters:
             raise forms.ValidationError("A value is required.")
         return value
 
-    def values_key(self, params: Any) -> tuple[tuple[str, str], ...]:
+    def values_key(
+        self, params: Any, reserved: frozenset[str] = RESERVED_PARAMETERS
+    ) -> tuple[tuple[str, str], ...]:
         """The filter parameters and their raw values, in their order (which is the order
         apply() filters in); refuses what check_parameters refuses."""
-        self.check_parameters(params)
+        self.check_parameters(params, reserved)
         return tuple((name, params.get(name)) for name in params if name in self.filters)
 
     def check_parameters(self, params: Any, reserved: frozenset[str] = RESERVED_PARAMETERS) -> None:

@@ -55,8 +55,8 @@ _PAGE = {
 }
 _POSITION = {
     "type": "string",
-    "description": "The entry's feed position, an opaque cursor: `after=` it resumes the "
-    "feed right after this entry.",
+    "description": "The entry's feed position, `<transaction>.<sequence>`: entries come in "
+    "its order (records that predate the feed may share one). To resume, use `next`.",
 }
 CHANGE = {
     "oneOf": [
@@ -152,7 +152,7 @@ FEED_PARAMETERS = [
     OpenApiParameter(
         "after",
         str,
-        description="An opaque cursor: a page's `next`, an entry's `_position`, or a list "
+        description="An opaque cursor: a page's `next`, or a list "
         "page's `changes` link. Without it, the feed starts from the beginning. Cursors "
         "older than FEED_TOMBSTONE_DAYS answer 410 `cursor-expired`.",
     ),

@@ -106,13 +106,13 @@ def read_changes(request: RecordRequest) -> Answer:
 
 
 def _changes_answer(request: RecordRequest, runtime: RecordRuntime, query: Any) -> Answer:
-    # The tag before the page: a page may then show more than its tag says, never less,
-    # so a 304 never hides a change from the client that cached the page.
-    tag = changes.feed_tag(runtime)
+    # The tag and the page both stop at the state's bound: the tag describes the page.
+    state = changes.feed_state(runtime, query)
+    tag = changes.feed_tag(runtime, state)
     headers = (("ETag", tag),)
     if _tag_matches(request.if_none_match, tag):
         return Answer(304, headers=headers)
-    page = changes.changes_page(runtime=runtime, query=query)
+    page = changes.changes_page(runtime=runtime, query=query, state=state)
     body = {"results": page.entries, "next": page_url(request, page.next, "after")}
     return Answer(200, body, headers)
 

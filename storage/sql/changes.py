@@ -4,7 +4,7 @@ mark. factory.schema.feed writes the positions they read."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from typing import Any, NamedTuple
 
 from django.db import connection, models
@@ -12,9 +12,10 @@ from django.db.models import BooleanField, Exists, OuterRef, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 
-from factory.models import FeedTombstone
+from factory.models import FeedTombstone, StorageDefinition
 from factory.schema import feed, names
 from storage.runtime import RecordRuntime
+from storage.sql import pages
 
 MAX_SEQ = 2**63 - 1
 
@@ -26,7 +27,8 @@ class Position(NamedTuple):
 
 # The bound as a column of another statement (a list's first page): an uncorrelated
 # subquery, evaluated once, in that statement's own snapshot.
-_BOUND_COLUMN = "(SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint - 1)"
+_BOUND_TXID = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint - 1"
+_BOUND_COLUMN = f"(SELECT {_BOUND_TXID})"
 
 
 def bound_column() -> RawSQL | None:
@@ -55,28 +57,64 @@ def bound(runtime: RecordRuntime) -> Position:
         return Position(0, value)
 
 
-def high_water(runtime: RecordRuntime, below: Position) -> Position:
-    """The highest position at or below `below` (the feed's ETag): one index probe in the
-    table, one among the storage's tombstones."""
-    live = (
-        _positioned(runtime, runtime.model.objects.all())
-        .filter(_at_most(_txid_column(runtime), _column(runtime, "_version"), below))
-        .order_by(*_ORDER_DESCENDING)
-        .values_list("_feed_txid", "_version")
-        .first()
+class FeedState(NamedTuple):
+    """What a feed request reads before its page, in one statement on PostgreSQL."""
+
+    bound: Position
+    high_water: Position  # the highest position at or below the bound: the feed's ETag
+    status: str  # the storage's feed_status
+    pruned: Position  # tombstones at or below this were pruned
+
+
+def feed_state(runtime: RecordRuntime) -> FeedState:
+    """The bound, the high-water mark below it (index probes of the table and of the
+    storage's tombstones) and the storage's feed status and pruning horizon: one round
+    trip, one snapshot."""
+    quote = connection.ops.quote_name
+    table_name = runtime.model._meta.db_table
+    table, tombstones = quote(table_name), quote(FeedTombstone._meta.db_table)
+    if connection.vendor == "postgresql":
+        txid, bound_sql = quote(feed.TXID), f"SELECT {_BOUND_TXID}, {MAX_SEQ}"
+    else:
+        txid = "0"
+        bound_sql = f"SELECT 0, value FROM {quote(names.version_counter(table_name))}"
+    sql = (
+        f"WITH b (bound_txid, bound_seq) AS ({bound_sql}) "
+        "SELECT b.bound_txid, b.bound_seq, "
+        f"(SELECT {txid} {_probe(table, txid, '_version', '')}), "
+        f"(SELECT _version {_probe(table, txid, '_version', '')}), "
+        f"(SELECT txid {_probe(tombstones, 'txid', 'seq', 'storage_id = %s AND ')}), "
+        f"(SELECT seq {_probe(tombstones, 'txid', 'seq', 'storage_id = %s AND ')}), "
+        "s.feed_status, s.feed_pruned_txid, s.feed_pruned_seq "
+        f"FROM b, {quote(StorageDefinition._meta.db_table)} s WHERE s.id = %s"
     )
-    gone = (
-        FeedTombstone.objects.filter(storage_id=runtime.storage_id)
-        .filter(_at_most(*_tombstone_columns(), below))
-        .order_by("-txid", "-seq")
-        .values_list("txid", "seq")
-        .first()
+    storage_id = runtime.storage_id
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [storage_id, storage_id, storage_id])
+        row = cursor.fetchone()
+    bound_txid, bound_seq, live_txid, live_seq, gone_txid, gone_seq = row[:6]
+    found = [
+        Position(t, q) for t, q in ((live_txid, live_seq), (gone_txid, gone_seq)) if t is not None
+    ]
+    return FeedState(
+        bound=Position(bound_txid, bound_seq),
+        high_water=max(found, default=Position(0, 0)),
+        status=row[6],
+        pruned=Position(row[7], row[8]),
     )
-    return max((Position(*found) for found in (live, gone) if found), default=Position(0, 0))
+
+
+def _probe(table: str, txid: str, seq: str, condition: str) -> str:
+    """FROM ... the highest (txid, seq) of `table` at or below the bound (b)."""
+    order = f"{seq} DESC" if txid == "0" else f"{txid} DESC, {seq} DESC"  # SQLite: no txid
+    return (
+        f"FROM {table}, b WHERE {condition}({txid}, {seq}) <= (b.bound_txid, b.bound_seq) "
+        f"ORDER BY {order} LIMIT 1"
+    )
 
 
 class Entry(NamedTuple):
-    """A live record (its `values()` row, the key as "pk") or a tombstone (key, version)."""
+    """A live record (its `values()` row) or a tombstone (key, version)."""
 
     position: Position
     row: dict[str, Any]
@@ -86,6 +124,7 @@ class Entry(NamedTuple):
 def live_rows(
     runtime: RecordRuntime,
     queryset: models.QuerySet,
+    shape: Hashable | None,
     names_: list[str],
     after: tuple[Position, Any],
     bound: Position,
@@ -93,25 +132,35 @@ def live_rows(
 ) -> Iterator[Entry]:
     """Up to `limit` + 1 records of `queryset` (filtered), in feed order, after `after`
     (a position, and a key among records at that position or None) and at most `bound`,
-    with the fields `names_`."""
+    with the fields `names_`. `shape` names everything but the bound and the cursor that
+    decides the statement, compiled once and kept (storage.sql.pages; None: not kept)."""
     txid, version = _txid_column(runtime), _column(runtime, "_version")
     after, key = after
     if key is None:
         beyond = RawSQL(f"({txid}, {version}) > (%s, %s)", after, output_field=BooleanField())
+        moving: tuple[Any, ...] = (*bound, *after)
     else:
         pk = runtime.model._meta.pk
+        key_param = pk.get_db_prep_value(key, connection)
         beyond = RawSQL(
             f"({txid}, {version}, {_column(runtime, pk.column)}) > (%s, %s, %s)",
-            (*after, pk.get_db_prep_value(key, connection)),
+            (*after, key_param),
             output_field=BooleanField(),
         )
-    rows = (
-        _positioned(runtime, queryset)
-        .filter(_at_most(txid, version, bound), beyond)
-        .order_by(*_ORDER)
-        .values(*names_, "_feed_txid", "_version", "pk")[: limit + 1]
-    )
-    for row in rows:
+        moving = (*bound, *after, key_param)
+
+    selected = dict.fromkeys([*names_, runtime.key_name, "_version"])
+
+    def build() -> models.QuerySet:
+        return (
+            _positioned(runtime, queryset)
+            .filter(_at_most(txid, version, bound), beyond)
+            .order_by(*_ORDER)
+            .values(*selected, "_feed_txid")[: limit + 1]
+        )
+
+    kept = None if shape is None else ("changes", shape, key is None)
+    for row in pages.page_rows(kept, build, moving):
         yield Entry(Position(row["_feed_txid"], row["_version"]), row, False)
 
 
