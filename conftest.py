@@ -84,6 +84,17 @@ def create_storage():
 
 
 @pytest.fixture(autouse=True, scope="session")
+def _feed_listener_closed(django_db_setup):
+    """The change feed's long-poll listener holds a connection of its own until a second
+    after its last waiter: let it close before the test database is dropped (set up after
+    the database, so torn down before)."""
+    yield
+    from storage.waiting import listener_stopped
+
+    listener_stopped()
+
+
+@pytest.fixture(autouse=True, scope="session")
 def _tasks_run_inline():
     """Background tasks run inline in tests (on commit), instead of in a worker process."""
     from django.conf import settings

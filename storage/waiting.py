@@ -192,3 +192,13 @@ class _Listener:
 
 
 _listener = _Listener()
+
+
+def listener_stopped(timeout: float = 5.0) -> bool:
+    """Wait until this process's listener, if any, has closed its connection (it does
+    within IDLE_CHECK_SECONDS of the last waiter leaving): the test suite drops its
+    database only after."""
+    thread = _listener.thread
+    if thread is not None:
+        thread.join(timeout)
+    return _listener.thread is None
