@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django.utils import timezone
 
 from access.services import token_issue
@@ -283,7 +283,10 @@ def _poll_in_thread(client: Any, url: str, **params: Any) -> tuple[threading.Thr
 
     def poll() -> None:
         started = time.monotonic()
-        result["response"] = client.get(url, params)
+        try:
+            result["response"] = client.get(url, params)
+        finally:
+            connections.close_all()  # this thread's own connection
         result["seconds"] = time.monotonic() - started
 
     thread = threading.Thread(target=poll)
