@@ -14,7 +14,8 @@ puts them last (storage.keyset.cursor_parameters). The first compile of a shape 
 that the statement's last parameters are exactly those values; where they are not (a
 database that adapts them, such as SQLite for decimals), the shape is not kept and each
 page is compiled afresh. Rows are converted by the converters Django's compiler chose for
-the columns, as `values()` converts them.
+the columns, as `values()` converts them, but for json columns on PostgreSQL: the cursor
+reads those parsed (core.database.read_json_natively), to the same values.
 """
 
 from __future__ import annotations
