@@ -8,7 +8,7 @@ PORT ?= 8000
 WEB_CONCURRENCY ?= 2
 export HOST PORT WEB_CONCURRENCY
 
-.PHONY: run serve test test-postgres test-sqlite test-sqlite-slowpath lint format install docs bench bench-feed bench-schema bench-ingest clean
+.PHONY: run serve test test-postgres test-sqlite test-sqlite-slowpath lint format install docs bench bench-feed bench-schema bench-ingest bench-peers clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -84,5 +84,19 @@ bench-schema: install
 bench-ingest: install
 	$(BIN)/python scripts/with_postgres.py -- $(BIN)/python bench/ingest.py
 
+## bench-peers: datastorage and Kinto side by side (bench/peers.py); Kinto, pinned in
+## bench/kinto-requirements.txt, gets a virtualenv of its own in bench/.kinto
+KINTO_VENV := bench/.kinto
+$(KINTO_VENV)/.installed: bench/kinto-requirements.txt
+	rm -rf $(KINTO_VENV)
+	$(PYTHON) -m venv $(KINTO_VENV)
+	$(KINTO_VENV)/bin/pip install --quiet --upgrade pip
+	$(KINTO_VENV)/bin/pip install --quiet -r bench/kinto-requirements.txt
+	touch $@
+
+bench-peers: install $(KINTO_VENV)/.installed
+	@command -v wrk >/dev/null || apt-get install -y wrk || sudo apt-get install -y wrk
+	$(BIN)/python scripts/with_postgres.py -- $(BIN)/python bench/peers.py
+
 clean:
-	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache .hypothesis .schemathesis
+	rm -rf $(VENV) $(KINTO_VENV) var staticfiles .pytest_cache .ruff_cache .hypothesis .schemathesis

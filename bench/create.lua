@@ -1,12 +1,14 @@
--- Create one record per request: POST to the URL's path (a `dogs`-shaped storage's records,
--- /api/v1/storage/dogs/ in make bench) with a new name each time
+-- Create one record per request: POST /api/v1/storage/dogs/ with a new name each time
 -- (names are unique per run, thread and request, so the unique (name, born) index never
--- answers 409). args: a run tag.
+-- answers 409). args: a run tag; optionally the collection's path and "data" (Kinto's,
+-- bench/peers.py: the record inside {"data": ...}; BENCH_AUTH holds the Authorization).
 
+local path = "/api/v1/storage/dogs/"
+local wrap = nil
 local breeds = { "beagle", "labrador", "poodle", "boxer", "collie", "husky", "pug", "corgi" }
 local sizes = { "small", "medium", "large" }
 local headers = {
-  ["Authorization"] = "Bearer " .. (os.getenv("BENCH_TOKEN") or ""),
+  ["Authorization"] = os.getenv("BENCH_AUTH") or ("Bearer " .. (os.getenv("BENCH_TOKEN") or "")),
   ["Content-Type"] = "application/json",
 }
 local threads = 0
@@ -19,6 +21,8 @@ end
 
 function init(args)
   run = args[1] or run
+  path = args[2] or path
+  wrap = args[3]
   math.randomseed(tid * 7919)
 end
 
@@ -33,5 +37,8 @@ function request()
     math.random(8, 23), math.random(1, 12), math.random(1, 28),
     math.random(1, 12), math.random(1, 28), sizes[math.random(#sizes)]
   )
-  return wrk.format("POST", nil, headers, body)  -- nil: the path of wrk's URL
+  if wrap then
+    body = '{"' .. wrap .. '":' .. body .. "}"
+  end
+  return wrk.format("POST", path, headers, body)
 end

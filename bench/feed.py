@@ -100,11 +100,15 @@ def _wrk_create(port: int, pid: int, token: str, name: str, tag: str, settings: 
     target = f"http://127.0.0.1:{port}{_records(name)}"
     if settings["warmup"]:
         harness.run_wrk(
-            "create.lua", target, [f"{tag}-w"], duration=settings["warmup"], token=token
+            "create.lua",
+            target,
+            [f"{tag}-w", _records(name)],
+            duration=settings["warmup"],
+            token=token,
         )
     cpu = harness.tree_cpu_seconds(pid)
     result = harness.run_wrk(
-        "create.lua", target, [tag], duration=settings["duration"], token=token
+        "create.lua", target, [tag, _records(name)], duration=settings["duration"], token=token
     )
     cpu = harness.tree_cpu_seconds(pid) - cpu
     return {

@@ -62,6 +62,11 @@ DOGS = {
     ],
 }
 COLUMNS = tuple(f["name"] for f in DOGS["fields"])
+# Storages of the same records in two shapes (issue 20: a page's cost should not depend on
+# the data's shape): "rich", the dogs definition with a json value in every record, and
+# "plain", without its json, decimal and uuid fields. Same breeds, same filter selectivity.
+PLAIN_DROPPED = ("weight_kg", "chip", "extra")
+SHAPES = ("rich", "plain")
 SYSTEM_COLUMNS = ("_version", "_created_at", "_updated_at")
 BREEDS = (
     "beagle", "labrador", "poodle", "boxer", "collie", "dachshund", "husky", "pug", "terrier",
@@ -312,14 +317,18 @@ class Reply:
 
 
 class Client:
-    """One keep-alive connection to the API, with the Bearer token on every request."""
+    """One keep-alive connection to the API, with the Bearer token on every request (or
+    another `authorization` header: Kinto's Basic credentials)."""
 
-    def __init__(self, port: int, token: str, timeout: float = 300) -> None:
+    def __init__(
+        self, port: int, token: str, timeout: float = 300, authorization: str | None = None
+    ) -> None:
         self.port, self.token, self.timeout = port, token, timeout
+        self.authorization = authorization or f"Bearer {token}"
         self.conn: http.client.HTTPConnection | None = None
 
     def request(self, method: str, path: str, body: Any = None, **headers: str) -> Reply:
-        sent = {"Authorization": f"Bearer {self.token}", **_header_names(headers)}
+        sent = {"Authorization": self.authorization, **_header_names(headers)}
         payload = None
         if body is not None:
             payload = body if isinstance(body, bytes) else orjson.dumps(body)
@@ -393,6 +402,27 @@ def dog_rows(batch: int, size: int, count: int) -> list[tuple]:
             )
         )
     return rows
+
+
+def shaped_definition(shape: str) -> dict[str, Any]:
+    """The dogs definition under the name `shape`, without PLAIN_DROPPED when "plain"."""
+    fields = DOGS["fields"]
+    if shape == "plain":
+        fields = [f for f in fields if f["name"] not in PLAIN_DROPPED]
+    return {**DOGS, "name": shape, "fields": fields}
+
+
+def shaped_records(batch: int, size: int, count: int, shape: str) -> list[dict[str, Any]]:
+    """dog_rows as records of `shape`: "rich" gives every record a json value (the dogs
+    give half of them one), "plain" drops PLAIN_DROPPED. The same breeds in every shape."""
+    records = [dict(zip(COLUMNS, row, strict=True)) for row in dog_rows(batch, size, count)]
+    for number, record in enumerate(records):
+        if shape == "rich" and record["extra"] is None:
+            record["extra"] = {"color": COLORS[number % len(COLORS)], "tags": ["seed"]}
+        elif shape == "plain":
+            for name in PLAIN_DROPPED:
+                del record[name]
+    return records
 
 
 def bulk_body(rows: list[tuple]) -> bytes:
@@ -482,19 +512,36 @@ class WrkResult:
     output: str = ""
 
 
-def run_wrk(script: str, url: str, args: list[str], *, duration: int, token: str) -> WrkResult:
+def run_wrk(
+    script: str,
+    url: str,
+    args: list[str],
+    *,
+    duration: int,
+    token: str,
+    authorization: str | None = None,
+) -> WrkResult:
     """2 threads, 16 keep-alive connections, latency percentiles; the token travels in the
-    environment (BENCH_TOKEN), not on the command line."""
+    environment (BENCH_TOKEN), not on the command line, and so does `authorization`, a
+    whole Authorization header instead of the Bearer token (BENCH_AUTH: Kinto's)."""
     argv = [
         "wrk", "-t2", "-c16", f"-d{duration}s", "--timeout", "30s", "--latency",
         "-s", str(BENCH / script), url, *(["--", *args] if args else []),
     ]  # fmt: skip
     done = subprocess.run(
-        argv, capture_output=True, text=True, env={**os.environ, "BENCH_TOKEN": token}, check=False
+        argv, capture_output=True, text=True, env=_wrk_env(token, authorization), check=False
     )
     if done.returncode != 0:
         raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr}{done.stdout}")
     return parse_wrk(done.stdout)
+
+
+def _wrk_env(token: str, authorization: str | None) -> dict[str, str]:
+    env = {**os.environ, "BENCH_TOKEN": token}
+    env.pop("BENCH_AUTH", None)
+    if authorization is not None:
+        env["BENCH_AUTH"] = authorization
+    return env
 
 
 def parse_wrk(output: str) -> WrkResult:

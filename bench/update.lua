@@ -9,7 +9,9 @@
 --
 -- Prints, for run.py: BENCH updates=<pairs answered 200> BENCH duration_s=...
 -- BENCH pair_p50_ms / pair_p99_ms (GET sent to PATCH answered) BENCH stale=<412s>.
--- args: lo stride pool threads
+-- args: lo stride pool threads, and optionally the collection's path, "data" and what
+-- follows the key (Kinto's: the PATCH body inside {"data": ...}, URLs that end with the
+-- key; bench/peers.py, where BENCH_AUTH holds the Authorization header).
 
 local ffi = require("ffi")
 ffi.cdef([[
@@ -23,7 +25,9 @@ local function now_ms()
 end
 
 local path = "/api/v1/storage/dogs/"
-local auth = "Bearer " .. (os.getenv("BENCH_TOKEN") or "")
+local auth = os.getenv("BENCH_AUTH") or ("Bearer " .. (os.getenv("BENCH_TOKEN") or ""))
+local wrap = nil
+local tail = "/"
 local all_threads = {}
 local lo, stride, pool, nthreads
 local slot = 0
@@ -41,29 +45,38 @@ end
 function init(args)
   lo, stride, pool, nthreads =
     tonumber(args[1]), tonumber(args[2]), tonumber(args[3]), tonumber(args[4])
+  path = args[5] or path
+  wrap = args[6]
+  tail = args[7] or tail
+end
+
+local function patch_body(body)
+  return wrap and ('{"' .. wrap .. '":' .. body .. "}") or body
 end
 
 function request()
   local item = table.remove(fetched)
   if item then
-    return wrk.format("PATCH", path .. item[1] .. "/", {
+    return wrk.format("PATCH", path .. item[1] .. tail, {
       ["Authorization"] = auth,
       ["Content-Type"] = "application/json",
       ["If-Match"] = item[2],
-    }, '{"age":' .. math.random(0, 40) .. "}")
+    }, patch_body('{"age":' .. math.random(0, 40) .. "}"))
   end
   local key = lo + ((slot % pool) * nthreads + tid - 1) * stride
   slot = slot + 1
   patching[key] = nil
   started[key] = now_ms()
-  return wrk.format("GET", path .. key .. "/", { ["Authorization"] = auth })
+  return wrk.format("GET", path .. key .. tail, { ["Authorization"] = auth })
 end
 
 function response(status, headers, body)
   if status == 412 then
     stale = stale + 1
   end
-  local key = tonumber(body:match('^{"id":(%d+)'))
+  -- The record's key: the first "id" of the answer (ours opens with it; Kinto's, whose
+  -- keys are the same numbers as strings, has it inside "data").
+  local key = tonumber(body:match('"id":"?(%d+)"?[,}]'))
   if status ~= 200 or key == nil then
     failed = failed + 1
     return

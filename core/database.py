@@ -1,5 +1,5 @@
 """Connection-level behaviour on PostgreSQL: statements prepared once, kept safe, and
-timestamps read without a parser written in Python.
+timestamps and json values read without a parser written in Python.
 
 **Timestamps.** Django reads every `timestamptz` through a loader of its own, a subclass
 of psycopg's pure-Python one (psycopg's C loader cannot be subclassed), only to set the
@@ -7,6 +7,11 @@ result's tzinfo; on a page of records it was about a seventh of the request. Wit
 session in UTC, which Django sets, PostgreSQL writes every value as
 `YYYY-MM-DD HH:MM:SS[.ffffff]+00`, which `datetime.fromisoformat` (C) reads; anything
 else (`infinity`, BC dates, years past 9999) goes to Django's loader as before.
+
+**json values.** Django reads `jsonb` as text (psycopg's TextLoader) and JSONField's
+converter parses it with json.loads, a Python call per value and row. A page's cursor can
+read it with orjson instead, in the loader (read_json_natively), to the same values
+(core.json.loads_stored); the page then has no converter to run (storage.sql.pages).
 
 Statements are prepared per pooled connection (settings: DB_PREPARE_THRESHOLD). A
 prepared plan is PostgreSQL's until the connection ends, and it outlives a change of the
@@ -32,7 +37,10 @@ from psycopg.adapt import Loader
 from psycopg.postgres import types
 from psycopg.pq import Format
 
+from core.json import loads_stored
+
 TIMESTAMPTZ_OID = types["timestamptz"].oid
+JSONB_OID = types["jsonb"].oid
 
 STALE_PLAN = "cached plan must not change result type"
 
@@ -114,6 +122,24 @@ def read_timestamps_natively(cursor: Any) -> None:
     current = inner.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT)
     if getattr(current, "timezone", None) is datetime.UTC:
         inner.adapters.register_loader(TIMESTAMPTZ_OID, _PSYCOPG_TIMESTAMPS)
+
+
+class StoredJSONLoader(Loader):
+    """Reads `jsonb` into the value Django's JSONField converter (json.loads of the text)
+    gives, in one step (core.json.loads_stored)."""
+
+    def load(self, data: Any) -> Any:
+        return loads_stored(bytes(data))
+
+
+def read_json_natively(cursor: Any) -> None:
+    """Have this (Django) cursor read `jsonb` values parsed, not as text: a statement whose
+    json columns then go without JSONField's converter (storage.sql.pages). Raises
+    NotSupportedError for a cursor that is not psycopg's (it would give text)."""
+    inner = getattr(cursor, "cursor", None)
+    if not isinstance(inner, psycopg.Cursor):
+        raise NotSupportedError("json values are read natively by psycopg cursors only")
+    inner.adapters.register_loader(JSONB_OID, StoredJSONLoader)
 
 
 def on_connection_created(sender: Any, connection: Any, **kwargs: Any) -> None:

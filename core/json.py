@@ -13,6 +13,7 @@ import datetime
 import decimal
 import json
 import math
+import re
 import uuid
 from typing import Any
 
@@ -67,3 +68,22 @@ def loads(data: bytes | str) -> Any:
         return _decoder.decode(data)
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
+
+
+# 16 digits (or dots) in a row: a number orjson might read otherwise than json.loads does
+# (integers beyond 64 bits it reads as floats; a double needs at most 17 digits), or text.
+_LONG_NUMBER = re.compile(rb"[0-9.]{16}")
+
+
+def loads_stored(text: bytes) -> Any:
+    """A json field's value as PostgreSQL returns it (jsonb's text, UTF-8), read as
+    json.loads reads it (Django's JSONField) but by orjson, in C, when that gives the same
+    value: every number of at most 15 digits (integers, and decimals, which both read as
+    the nearest double), every string, object and array. A text with a longer run of
+    digits goes to json.loads. Raises ValueError (JSONDecodeError) on malformed text."""
+    if not _LONG_NUMBER.search(text):
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass  # json.loads refuses it as well, or reads what orjson does not (NaN)
+    return json.loads(text)

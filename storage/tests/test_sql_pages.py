@@ -7,10 +7,13 @@ with none (cold: the ORM builds and compiles it, as before the cache). Both must
 
 from __future__ import annotations
 
+import json
 from urllib.parse import urlencode
 
 import pytest
+from django.db import connection, models
 
+from core.json import dumps, loads_stored
 from core.testing import storage_db
 from storage.sql import pages as page_statements
 from storage.tests.test_pagination import DOGS, walkable  # noqa: F401 (fixture)
@@ -116,3 +119,68 @@ def test_long_filter_values_are_answered_but_not_kept(api_client, walkable):  # 
     assert answers == [200, 200]
     assert len(page_statements._statements) == 0
     assert len(page_statements.valid_filters) == 0
+
+
+# json values as a client may send them: numbers no double holds, integers beyond 64 bits,
+# digits in strings, escapes, keys out of order, nesting.
+JSON_DOCUMENTS = [
+    '{"color": "brown", "tags": ["seed"]}',
+    '{"max": 9223372036854775807, "min": -9223372036854775808, "15": 999999999999999}',
+    '{"tiny": 1e-30, "huge": 1e300, "third": 0.3333333333333333, "long": 1.2345678901234567}',
+    '{"digits": "12345678901234567890", "\\u00fc": "\\ud83d\\ude00 \\u0001 \\" \\\\ /"}',
+    "[1, 2.5, -0.0, 1.0, 0.1, 100000000000000, true, false, null, [], {}]",
+    '{"z": 1, "a": {"nested": [1, {"deeper": "x"}]}, "": ""}',
+    '"just text"',
+    "42",
+]
+
+
+# What the API refuses (json numbers it would not keep exactly) but a table may hold.
+BEYOND_THE_API = [
+    '{"big": 18446744073709551616, "low": -9223372036854775809}',
+    '{"exact": 123456789012345678.12, "many": 0.1000000000000000055511151231257827}',
+    "1e400",
+]
+
+
+def _stored_text(document: str) -> str:
+    """The json value as the database gives it back to Django: jsonb's text on PostgreSQL,
+    the text Django stored on SQLite."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT %s::jsonb", [document])
+            return cursor.fetchone()[0]
+    return json.dumps(json.loads(document))
+
+
+@pytest.mark.parametrize("document", JSON_DOCUMENTS + BEYOND_THE_API)
+def test_json_values_are_read_as_djangos_converter_reads_them(document):
+    field = models.JSONField()
+    text = _stored_text(document)
+
+    ours = loads_stored(text.encode())
+    django = field.from_db_value(text, None, connection)
+
+    assert repr(ours) == repr(django)  # the same types too: 1 is not 1.0
+    assert dumps(ours) == dumps(django)
+
+
+def test_a_page_of_json_values_answers_the_bytes_djangos_converter_gives(
+    api_client, dogs, monkeypatch
+):
+    for number, document in enumerate(JSON_DOCUMENTS):
+        at = "2024-01-01T00:00:00Z"
+        body = f'{{"name": "j{number}", "registered_at": "{at}", "extra": {document}}}'
+        response = api_client.post(DOGS, body, content_type="application/json")
+        assert response.status_code == 201, (document, response.json()["errors"])
+    url = f"{DOGS}?limit=50"
+
+    page_statements.clear()
+    ours = api_client.get(url)
+    monkeypatch.setattr(page_statements, "_read_json_natively", lambda *args: False)
+    page_statements.clear()
+    django = api_client.get(url)
+
+    assert ours.status_code == django.status_code == 200
+    assert ours.content == django.content
+    assert len(ours.json()["results"]) == len(JSON_DOCUMENTS)
