@@ -150,6 +150,8 @@ def feed_query(*, runtime: RecordRuntime, params: Any) -> FeedQuery:
 def feed_state(runtime: RecordRuntime, query: FeedQuery) -> sql.FeedState:
     """What a feed request reads first (bound, high-water mark): raises FeedNotReady (503)
     and CursorExpired (410: tombstones past the query's cursor were pruned)."""
+    if not feed_ready(runtime):  # the table may not have the feed's column yet
+        raise _not_ready(runtime)
     state = sql.feed_state(runtime)
     _check_served(runtime, query.cursor, state)
     return state
@@ -202,6 +204,11 @@ def feed_cursor(runtime: RecordRuntime, found: RecordList) -> str:
 _ready: set[int] = set()
 
 
+def forget_ready() -> None:
+    """Forget which feeds this process saw ready (tests that take a feed back)."""
+    _ready.clear()
+
+
 def feed_ready(runtime: RecordRuntime) -> bool:
     if runtime.storage_id in _ready:
         return True
@@ -215,13 +222,17 @@ def feed_ready(runtime: RecordRuntime) -> bool:
     return status == FeedStatus.READY
 
 
+def _not_ready(runtime: RecordRuntime) -> FeedNotReady:
+    return FeedNotReady(
+        f"The change feed of '{runtime.name}' is being installed by the worker (its table "
+        "predates the feed); retry shortly.",
+        retry_after=5,
+    )
+
+
 def _check_served(runtime: RecordRuntime, cursor: Cursor, state: sql.FeedState) -> None:
     if state.status != FeedStatus.READY:
-        raise FeedNotReady(
-            f"The change feed of '{runtime.name}' is being installed by the worker (its "
-            "table predates the feed); retry shortly.",
-            retry_after=5,
-        )
+        raise _not_ready(runtime)
     if cursor is not START and cursor.position < state.pruned:
         list_url = f"/api/v1/storage/{runtime.name}/"
         raise CursorExpired(

@@ -18,8 +18,10 @@ from django.utils import timezone
 
 from access.services import token_issue
 from factory.models import FeedStatus, FeedTombstone, StorageDefinition
+from factory.schema import feed
 from factory.services.feeds import feeds_install_pending, tombstones_prune
 from factory.tests.factories import dogs_definition
+from storage import changes
 from storage.runtime import clear_runtimes, runtime_for
 
 # Positions come from committed transactions: every test commits (on PostgreSQL the
@@ -244,17 +246,29 @@ def test_a_token_without_read_gets_403_and_a_reader_200(dogs, create_storage):
 
 
 def test_a_table_made_before_the_feed_answers_503_until_the_worker_installed_it(api_client, dogs):
-    rex = dog(api_client, "Rex")
+    # The table as an older server left it: no _txid, no triggers, no position index.
+    with connection.schema_editor() as editor:
+        feed.uninstall(editor, "ds_dogs")
     StorageDefinition.objects.filter(name="dogs").update(feed_status=FeedStatus.PENDING)
+    changes.forget_ready()
+    old = [dog(api_client, name) for name in ("Rex", "Ida", "Max")]
+    assert api_client.delete(f"{DOGS}{old[1]['id']}/").status_code == 204
 
     waiting = api_client.get(FEED)
+    listed = api_client.get(DOGS).json()
     assert feeds_install_pending() == ["dogs"]
+    newer = dog(api_client, "Late")
     served = follow(api_client)[0]
 
     assert waiting.status_code == 503
     assert waiting.json()["type"] == "feed-not-ready"
-    assert waiting["Retry-After"]
-    assert [e["id"] for e in served] == [rex["id"]]
+    assert waiting["Retry-After"] == "5"
+    assert "changes" not in listed  # no cursor to follow from before the feed exists
+    # What was there, by version, in transaction 0; then what came after. (A deletion
+    # before the feed existed left no tombstone: no consumer could have followed it.)
+    assert [e["name"] for e in served] == ["Rex", "Max", "Late"]
+    assert served[-1]["_version"] == newer["_version"]
+    assert [e["_position"].split(".")[0] for e in served[:2]] == ["0", "0"]
 
 
 def test_a_cursor_taken_before_a_schema_change_keeps_working(api_client, dogs):
