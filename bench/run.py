@@ -26,10 +26,10 @@ import threading
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-import changes
 import harness
 import orjson
 import psycopg
+import upserts
 from harness import RECORDS, Client, Processes, step
 
 # The name of an operation run against the server with METRICS_ENABLED=0.
@@ -116,7 +116,7 @@ def _measure(processes: Processes, env: dict, url: str, config: Config) -> dict[
     copy = copy_raw(url, config.rows)
     table = inspect_table(url, config.rows)
     # After the table's figures: the upsert adds dogs (the operations read seeded ones).
-    upsert = changes.bulk_upsert(
+    upsert = upserts.bulk_upsert(
         api,
         token,
         seeded=config.rows,
@@ -124,7 +124,7 @@ def _measure(processes: Processes, env: dict, url: str, config: Config) -> dict[
         requests=harness.env_int("BENCH_UPSERT_REQUESTS", 10),
         parallel=config.parallel,
     )
-    deleted = changes.delete_by_filter(api, token)
+    deleted = upserts.delete_by_filter(api, token)
     logs = {name: harness.RequestLog(processes.log_path(name)) for name in ("api", "api-off")}
     pids = {name: proc.pid for name, proc in processes.running}
     operations = [
