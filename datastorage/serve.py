@@ -91,16 +91,19 @@ def _alive(pid: int) -> bool:
 
 
 def pool_warning(env: Mapping[str, str]) -> str | None:
-    """A warning when the blocking threads outnumber a worker's database connections."""
+    """A warning when the blocking threads outnumber a worker's database connections (and
+    the change feed's long-polls, which wait holding a thread but no connection)."""
     from datastorage import settings
 
     pool = settings.DATABASES["default"].get("OPTIONS", {}).get("pool")
     threads = env.get("GRANIAN_BLOCKING_THREADS", "")
-    if not pool or not threads.isdigit() or int(threads) <= pool["max_size"]:
+    waiters = settings.FEED_MAX_WAITERS
+    if not pool or not threads.isdigit() or int(threads) <= pool["max_size"] + waiters:
         return None
     return (
-        f"GRANIAN_BLOCKING_THREADS={threads} is more than DB_POOL_MAX={pool['max_size']}: "
-        "requests will wait for a database connection, and get 503 after DB_POOL_TIMEOUT"
+        f"GRANIAN_BLOCKING_THREADS={threads} is more than DB_POOL_MAX={pool['max_size']} plus "
+        f"FEED_MAX_WAITERS={waiters}: requests will wait for a database connection, and get "
+        "503 after DB_POOL_TIMEOUT"
     )
 
 
