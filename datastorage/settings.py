@@ -254,10 +254,15 @@ RECORDS_FAST_PATH = env_bool("RECORDS_FAST_PATH", True)
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": [
         "core.renderers.JSONRenderer",
-        "rest_framework.renderers.BrowsableAPIRenderer",
+        "core.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
-    "DEFAULT_AUTHENTICATION_CLASSES": ["access.authentication.BearerTokenAuthentication"],
+    # Tokens for machines; a staff user's admin session for a person with a browser (the
+    # browsable API, Swagger UI). The first one's challenge is every 401's WWW-Authenticate.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "access.authentication.BearerTokenAuthentication",
+        "access.authentication.AdminSessionAuthentication",
+    ],
     # Closed by default: views open themselves to client tokens explicitly.
     "DEFAULT_PERMISSION_CLASSES": ["access.permissions.IsAdminToken"],
     "DEFAULT_THROTTLE_CLASSES": ["access.throttling.TokenRateThrottle"],
@@ -282,6 +287,12 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The document describes how machines authenticate (tokens); a staff user's admin
+    # session (the browsable API, Swagger UI's "Try it out") is for people, not listed.
+    "AUTHENTICATION_WHITELIST": [
+        "access.authentication.BearerTokenAuthentication",
+        "access.metrics.MetricsTokenAuthentication",
+    ],
     # Tags and operation ids from the path after it: `storage`, `factory`, `auth`, ...
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "POSTPROCESSING_HOOKS": [

@@ -14,10 +14,11 @@ from factory.models import StorageDefinition, StorageVersion, VersionStatus, Wor
 
 
 def storage_list(*, principal: Any = None) -> QuerySet[StorageDefinition]:
-    """Every storage for an admin token; for a client token, those it has a grant on."""
+    """Every storage for an admin; for anyone else, those they hold a grant on (the
+    principal says which: access.authentication.Principal.grants_filter)."""
     storages = StorageDefinition.objects.order_by("name")
     if principal is not None and not principal.admin:
-        storages = storages.filter(grants__token_id=principal.token_id)
+        storages = storages.filter(principal.grants_filter())
     return storages
 
 
