@@ -18,3 +18,10 @@ class JSONRenderer(renderers.BaseRenderer):
         if data is None:
             return b""
         return dumps(data)
+
+
+class BrowsableAPIRenderer(renderers.BrowsableAPIRenderer):
+    """DRF's browsable API in our page (core/templates/core/api.html): links to the docs
+    and the admin, and who is signed in (never the principal's repr)."""
+
+    template = "core/api.html"
