@@ -41,8 +41,9 @@ def fields_table(definition: dict[str, Any]) -> SafeString:
     key = definition["primary_key"]
     rows = [(key["name"], f"{key['type']} (primary key)", "", "", "", "")]
     for field in definition["fields"]:
+        # By name: the stored JSON keeps no order on PostgreSQL (jsonb).
         options = ", ".join(
-            f"{name} {value(option)}" for name, option in field.items() if name not in _COMMON
+            f"{name} {value(field[name])}" for name in sorted(field) if name not in _COMMON
         )
         rows.append(
             (

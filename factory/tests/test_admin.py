@@ -97,7 +97,7 @@ def test_storage_page_shows_the_definition_as_tables_with_status_count_and_links
     content = admin_client.get(f"{STORAGES}{dogs.pk}/change/").content.decode()
 
     assert "<td>weight_kg</td><td>decimal</td><td>no</td><td>yes</td><td></td>" in content
-    assert "<td>max_digits 6, decimal_places 2</td>" in content
+    assert "<td>decimal_places 2, max_digits 6</td>" in content
     assert (
         "<td>age</td><td>integer</td><td>no</td><td>yes</td><td>0</td><td>max 40, min 0</td>"
         in content
