@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Q
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
@@ -108,6 +109,10 @@ class AdminSessionAuthentication(authentication.SessionAuthentication):
     token stays the way machines authenticate (listed first, it wins when both come)."""
 
     def authenticate(self, request: Request) -> tuple[Principal, None] | None:
+        if settings.SESSION_COOKIE_NAME not in request.COOKIES:
+            # No session to read: machines' requests never touch it (nor get Vary: Cookie,
+            # which the records front door, answering them alike, does not add).
+            return None
         user = getattr(request._request, "user", None)
         if user is None or not user.is_active or not user.is_staff:
             return None
