@@ -17,7 +17,8 @@ class JSONRenderer(renderers.BaseRenderer):
     ) -> bytes:
         if data is None:
             return b""
-        return dumps(data)
+        # The browsable API asks for an indented body (its renderer context's `indent`).
+        return dumps(data, indent=bool((renderer_context or {}).get("indent")))
 
 
 class BrowsableAPIRenderer(renderers.BrowsableAPIRenderer):
