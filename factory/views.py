@@ -12,6 +12,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.urls import reverse
 from drf_spectacular.utils import (
+    OpenApiExample,
     OpenApiParameter,
     PolymorphicProxySerializer,
     extend_schema,
@@ -29,6 +30,7 @@ from core.openapi import also_answers, if_match
 from factory import selectors
 from factory.models import StorageDefinition, StorageVersion
 from factory.serializers import (
+    EXAMPLE_DEFINITION,
     ChangeVerdictSerializer,
     DefinitionInputSerializer,
     ReadyStatusSerializer,
@@ -83,6 +85,7 @@ class StorageViewSet(viewsets.GenericViewSet):
     @extend_schema(
         summary="Create a storage (and its table) from a definition",
         request=DefinitionInputSerializer,
+        examples=[OpenApiExample("dogs", value=EXAMPLE_DEFINITION, request_only=True)],
         responses={201: StorageDetailSerializer},
     )
     def create(self, request: Request) -> Response:

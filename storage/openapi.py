@@ -88,7 +88,9 @@ LIST_PARAMETERS = [
     ),
     OpenApiParameter(
         "filters",
-        {"type": "object", "additionalProperties": {"type": "string"}},
+        # The empty example keeps Swagger UI from filling in (and sending) its own sample,
+        # `?additionalProp1=string`, which names no field: a 400.
+        {"type": "object", "additionalProperties": {"type": "string"}, "example": {}},
         style="form",
         explode=True,
         description="Filters, one query parameter each: `field=value` (exact), "
