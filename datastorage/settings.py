@@ -1,7 +1,8 @@
 """Django settings for datastorage.
 
 Every setting that differs between machines comes from the environment, read here and
-nowhere else (see docs/operations.md for the full list). With no DATABASE_URL the service
+nowhere else; the README's Configuration table lists every variable with its default
+(tests/docs/test_configuration.py keeps it complete). With no DATABASE_URL the service
 runs on an embedded SQLite file under var/, so `make run` needs no set-up; production runs
 on PostgreSQL with Django's native connection pool.
 """
