@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 
 from core.openapi import also_answers, if_match
 from storage import export
@@ -130,6 +130,15 @@ create_records = extend_schema(
         ),
     ],
     request={"application/json": _ONE_OR_MANY},
+    # A record of the storage "create a storage" documents as its example (each storage's
+    # own contract has an example record of its own): "Try it out" sends a valid body.
+    examples=[
+        OpenApiExample(
+            "a record of the dogs example storage",
+            value={"name": "Rex", "breed": "beagle", "registered_at": "2024-05-01T12:00:00Z"},
+            request_only=True,
+        )
+    ],
     responses={
         201: OpenApiResponse(
             _ONE_OR_MANY,

@@ -82,17 +82,20 @@ def test_swagger_ui_tries_the_global_records_list_with_its_defaults(
     assert '"results": []' in body
 
 
-def test_swagger_ui_creates_a_storage_with_its_example_body(
+def test_swagger_ui_creates_a_storage_then_a_record_with_the_example_bodies(
     page, live_server, superuser, sign_in, screenshot
 ):
     sign_in(superuser)
     page.get(f"{live_server.url}/api/docs/")
 
-    status, body = try_it_out(page, "operations-factory-factory_storage_create")
+    storage, storage_body = try_it_out(page, "operations-factory-factory_storage_create")
     screenshot("swagger-create-storage")
+    record, record_body = try_it_out(page, "operations-storage-storage_records_create", name="dogs")
 
-    assert status == "201", body
-    assert '"name": "dogs"' in body
+    assert storage == "201", storage_body
+    assert '"name": "dogs"' in storage_body
+    assert record == "201", record_body
+    assert '"name": "Rex"' in record_body
 
 
 def test_redoc_renders_a_contract_offline(page, live_server, superuser, sign_in, dogs, screenshot):
