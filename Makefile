@@ -8,7 +8,7 @@ PORT ?= 8000
 WEB_CONCURRENCY ?= 2
 export HOST PORT WEB_CONCURRENCY
 
-.PHONY: run serve test test-postgres test-sqlite test-sqlite-slowpath lint format install docs bench bench-schema bench-ingest clean
+.PHONY: run serve test test-postgres test-sqlite test-sqlite-slowpath lint format install docs bench bench-feed bench-schema bench-ingest clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -70,8 +70,13 @@ format: install
 docs: install
 	$(BIN)/python scripts/api_reference.py docs/api-reference.md
 
+## bench: the records API under load (bench/run.py), then the change feed (bench/feed.py)
 bench: install
 	$(BIN)/python scripts/with_postgres.py -- $(BIN)/python bench/run.py
+	$(BIN)/python scripts/with_postgres.py -- $(BIN)/python bench/feed.py
+
+bench-feed: install
+	$(BIN)/python scripts/with_postgres.py -- $(BIN)/python bench/feed.py
 
 bench-schema: install
 	$(BIN)/python scripts/with_postgres.py -- $(BIN)/python bench/schema_change.py

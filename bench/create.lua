@@ -1,8 +1,8 @@
--- Create one record per request: POST /api/v1/storage/dogs/ with a new name each time
+-- Create one record per request: POST to the URL's path (a `dogs`-shaped storage's records,
+-- /api/v1/storage/dogs/ in make bench) with a new name each time
 -- (names are unique per run, thread and request, so the unique (name, born) index never
 -- answers 409). args: a run tag.
 
-local path = "/api/v1/storage/dogs/"
 local breeds = { "beagle", "labrador", "poodle", "boxer", "collie", "husky", "pug", "corgi" }
 local sizes = { "small", "medium", "large" }
 local headers = {
@@ -33,5 +33,5 @@ function request()
     math.random(8, 23), math.random(1, 12), math.random(1, 28),
     math.random(1, 12), math.random(1, 28), sizes[math.random(#sizes)]
   )
-  return wrk.format("POST", path, headers, body)
+  return wrk.format("POST", nil, headers, body)  -- nil: the path of wrk's URL
 end

@@ -26,6 +26,7 @@ import threading
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+import changes
 import harness
 import orjson
 import psycopg
@@ -106,11 +107,24 @@ def _measure(processes: Processes, env: dict, url: str, config: Config) -> dict[
     )
     api_off = processes.server("api-off", {**env, "METRICS_ENABLED": "0"})
     ceiling = processes.server("ceiling", env, "bench/ceiling.py:application")
+    step("start the worker (delete by filter jobs)")
+    worker_argv = [sys.executable, "manage.py", "run_worker", "--interval", "0.1"]
+    processes.start("worker", worker_argv, env)
     client = Client(api, token)
     harness.create_dogs(client)
     bulk = seed_through_api(api, token, config)
     copy = copy_raw(url, config.rows)
     table = inspect_table(url, config.rows)
+    # After the table's figures: the upsert adds dogs (the operations read seeded ones).
+    upsert = changes.bulk_upsert(
+        api,
+        token,
+        seeded=config.rows,
+        size=BULK_SIZE,
+        requests=harness.env_int("BENCH_UPSERT_REQUESTS", 10),
+        parallel=config.parallel,
+    )
+    deleted = changes.delete_by_filter(api, token)
     logs = {name: harness.RequestLog(processes.log_path(name)) for name in ("api", "api-off")}
     pids = {name: proc.pid for name, proc in processes.running}
     operations = [
@@ -123,6 +137,9 @@ def _measure(processes: Processes, env: dict, url: str, config: Config) -> dict[
         "bulk": bulk,
         "copy": copy,
         "bulk_to_copy": round(bulk["rows_per_s"] / copy["rows_per_s"], 4),
+        "bulk_upsert": upsert,
+        "upsert_to_bulk": round(upsert["rows_per_s"] / bulk["rows_per_s"], 4),
+        "delete_by_filter": deleted,
         "operations": operations,
     }
 
@@ -386,6 +403,16 @@ def print_report(report: dict[str, Any], path: Any) -> None:
         f"in {copy['seconds']:.1f} s; one COPY into ds_dogs LIKE ... INCLUDING ALL)"
     )
     print(f"bulk load / raw COPY:      {report['bulk_to_copy']:.3f}")
+    upsert, deleted = report["bulk_upsert"], report["delete_by_filter"]
+    print(
+        f"bulk upsert through the API: {upsert['rows_per_s']:,.0f} rows/s ({upsert['rows']:,} "
+        f"items, half stored and changed, half new), {report['upsert_to_bulk']:.3f} of bulk load"
+    )
+    print(
+        f"delete by filter (a job):    {deleted['rows_per_s']:,.0f} rows/s ({deleted['rows']:,} "
+        f"rows in {deleted['seconds']:.2f} s from the request to done; the worker picked it up "
+        f"after {deleted['job_started_after_s']} s)"
+    )
     print_notes(report)
     print(f"figures: {path}; server logs: {harness.RESULTS / report['started_at']}/")
 

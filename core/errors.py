@@ -126,6 +126,20 @@ class PreconditionFailed(DomainError):
     title = "Precondition failed"
 
 
+class Gone(DomainError):
+    """What was asked for existed once and is gone for good."""
+
+    code = "gone"
+    title = "Gone"
+
+
+class CursorExpired(Gone):
+    """A change-feed cursor older than the tombstones kept (FEED_TOMBSTONE_DAYS)."""
+
+    code = "cursor-expired"
+    title = "Cursor expired"
+
+
 class PayloadTooLarge(DomainError):
     code = "payload-too-large"
     title = "Payload too large"
@@ -143,6 +157,13 @@ class Unavailable(DomainError):
     def __init__(self, detail: str = "", retry_after: int = 2, **extra: Any) -> None:
         super().__init__(detail, **extra)
         self.retry_after = retry_after
+
+
+class FeedNotReady(Unavailable):
+    """A storage whose table predates the change feed, until the worker installed it."""
+
+    code = "feed-not-ready"
+    title = "Feed not ready"
 
 
 class ServerBusy(Unavailable):

@@ -31,6 +31,7 @@ _DOMAIN_STATUS: list[tuple[type[errors.DomainError], int]] = [
     (errors.PreconditionRequired, 428),
     (errors.PreconditionFailed, 412),
     (errors.PayloadTooLarge, 413),
+    (errors.Gone, 410),
     (errors.Unavailable, 503),
     (errors.Conflict, 409),
 ]

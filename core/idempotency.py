@@ -41,7 +41,7 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 200
 KEY_TTL = datetime.timedelta(hours=24)
 # Headers of the original answer that a replay repeats.
-KEPT_HEADERS = ("Location", "ETag")
+KEPT_HEADERS = ("Location", "ETag", "Preference-Applied")
 # After roughly one guarded commit in PRUNE_CHANCE⁻¹, delete up to PRUNE_BATCH expired
 # keys: the table stays bounded even where nobody schedules the prune command.
 PRUNE_CHANCE = 0.001

@@ -73,12 +73,16 @@ PROBLEM_DESCRIPTIONS: dict[int, str] = {
     "`not-ready`, `migration-in-progress`, `conflict`).",
     412: "If-Match names another version than the current one (`precondition-failed`, with "
     "`current_version`).",
+    410: "The change feed's cursor is older than the deletions kept (`cursor-expired`, with "
+    "`list`: take a fresh snapshot).",
     413: "The body is larger than MAX_REQUEST_BYTES, or holds too many items "
     "(`payload-too-large`).",
     415: "The body is not JSON (`unsupported-media-type`).",
     428: "If-Match is required here and was not sent (`precondition-required`).",
     429: "This token sent more requests than THROTTLE_RATE allows (`throttled`, with Retry-After).",
-    503: "The database cannot be reached right now (`database-unavailable`, with Retry-After).",
+    503: "The database cannot be reached right now (`database-unavailable`), the change feed "
+    "is being installed (`feed-not-ready`) or too many long-polls wait (`server-busy`); all "
+    "with Retry-After.",
 }
 
 # An operation extension naming statuses the rules cannot infer (popped by the hook).

@@ -187,6 +187,17 @@ WORKER_LATE_SECONDS = env_int("WORKER_LATE_SECONDS", 30)
 # Audit entries older than this are deleted by the worker (audit.services.audit_prune).
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365)
 
+# --- Change feed (GET /api/v1/storage/{name}/changes/, storage/changes.py) ---------------
+# Tombstones (deleted records) are kept this long, then pruned by the worker; a consumer
+# whose cursor is older answers 410 cursor-expired and starts again from a snapshot.
+FEED_TOMBSTONE_DAYS = env_int("FEED_TOMBSTONE_DAYS", 7)
+# The longest `?wait=` a long-poll may ask for, in seconds.
+FEED_MAX_WAIT_S = env_int("FEED_MAX_WAIT_S", 30)
+# Long-polls waiting at once in one server process; more answer 503 with Retry-After. A
+# waiting request holds one of granian's blocking threads (GRANIAN_BLOCKING_THREADS, 4)
+# but no database connection: raise both together to serve more waiting consumers.
+FEED_MAX_WAITERS = env_int("FEED_MAX_WAITERS", 2)
+
 # --- Metrics (GET /api/v1/metrics, core/metrics.py) ----------------------------------------
 # Off, requests count nothing and the endpoint answers an empty scrape (make bench compares).
 METRICS_ENABLED = env_bool("METRICS_ENABLED", True)
@@ -228,6 +239,8 @@ MAX_REQUEST_BYTES = env_int("MAX_REQUEST_BYTES", 32 * 1024 * 1024)
 # Django's own cap answers 400; ours (core.middleware) answers 413 first.
 DATA_UPLOAD_MAX_MEMORY_SIZE = None
 MAX_BULK_ITEMS = env_int("MAX_BULK_ITEMS", 10_000)
+# Records one transaction of a delete or update by filter job changes (storage.by_filter).
+JOB_BATCH_ITEMS = env_int("JOB_BATCH_ITEMS", 10_000)
 # Streamed exports a server process sends at once (core/slow_clients.py): by default one
 # less than its threads, so that clients that stop reading never hold every thread.
 EXPORT_CONCURRENCY = env_int(

@@ -9,7 +9,7 @@ from access.permissions import StorageAccess
 from core.views import HealthView, LivenessView
 from factory.urls import factory_urls
 from storage.docs_views import RedocView, SwaggerView
-from storage.urls import contract_urls
+from storage.urls import contract_urls, job_urls
 
 api_v1 = [
     path("health/", HealthView.as_view(), name="health"),
@@ -22,6 +22,7 @@ api_v1 = [
     path("factory/", include(factory_urls(permission=StorageAccess))),
     path("factory/", include(contract_urls)),
     path("storage/", include("storage.urls")),
+    path("jobs/", include(job_urls)),
     path("ingest/", include("ingest.urls")),
 ]
 

@@ -17,6 +17,13 @@ class VersionStatus(models.TextChoices):
 ACTIVE_STATUSES = (VersionStatus.PENDING, VersionStatus.MIGRATING)
 
 
+class FeedStatus(models.TextChoices):
+    # A table made before the change feed: the worker installs its feed (factory.services
+    # .feeds); until then the feed answers 503 feed-not-ready, never a partial history.
+    PENDING = "pending"
+    READY = "ready"
+
+
 class StorageDefinition(models.Model):
     """One storage. `version` is the latest declared version; `serving_version` is the
     version whose table the records API serves (null until the first table exists)."""
@@ -31,6 +38,13 @@ class StorageDefinition(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    feed_status = models.CharField(
+        max_length=16, choices=FeedStatus.choices, default=FeedStatus.READY
+    )
+    # The highest feed position (transaction, sequence) whose tombstones were pruned: a
+    # cursor below it may have missed a deletion (410 cursor-expired).
+    feed_pruned_txid = models.BigIntegerField(default=0)
+    feed_pruned_seq = models.BigIntegerField(default=0)
 
     class Meta:
         ordering = ["name"]
@@ -79,3 +93,36 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"worker {self.host}:{self.pid}"
+
+
+class FeedTombstone(models.Model):
+    """A deleted record, for the change feed: written by the storage table's own trigger
+    (factory.schema.feed) in the deleting transaction, one per key (a later deletion of the
+    same key replaces it), pruned after FEED_TOMBSTONE_DAYS."""
+
+    storage = models.ForeignKey(StorageDefinition, on_delete=models.CASCADE)
+    key = models.TextField()  # the primary key as the database spells it as text
+    version = models.BigIntegerField()  # the `_version` the record had when deleted
+    txid = models.BigIntegerField()
+    seq = models.BigIntegerField()
+    deleted_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["storage", "key"], name="feed_tombstone_key")
+        ]
+        indexes = [models.Index(fields=["storage", "txid", "seq"], name="feed_tombstone_position")]
+
+    def __str__(self) -> str:
+        return f"{self.storage_id}:{self.key} deleted"
+
+
+class FeedWaiter(models.Model):
+    """A storage some long-poll of its feed waits on, until `until`: its writes NOTIFY
+    (factory.schema.feed) only while one does."""
+
+    storage = models.OneToOneField(StorageDefinition, on_delete=models.CASCADE)
+    until = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.storage_id} waited on until {self.until}"

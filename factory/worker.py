@@ -38,6 +38,23 @@ UNREACHABLE = (OperationalError, InterfaceError)
 POOL_LOGGER = "psycopg.pool"
 
 
+# What else the worker resumes when it starts and after an outage, besides migrations:
+# registered by the apps above the factory (storage's jobs), which the factory cannot name.
+_resumers: list[Callable[[], object]] = []
+
+
+def on_resume(resume: Callable[[], object]) -> None:
+    """Have every worker run `resume` (idempotent: it may run on several workers at once)
+    when it starts, after a database outage and after a task that raised."""
+    if resume not in _resumers:
+        _resumers.append(resume)
+
+
+def resume_registered() -> None:
+    for resume in _resumers:
+        resume()
+
+
 def backoff_delays(first: float = BACKOFF_FIRST, cap: float = BACKOFF_CAP) -> Iterator[float]:
     """0.5, 1, 2, 4, 8, 10, 10, ... seconds."""
     delay = first

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -98,22 +98,38 @@ class Route:
     version: int
     matches: Predicate
     mapping: tuple[tuple[str, tuple[str, ...]], ...]
+    # source.write in its normal form: {"mode": "insert"} unless the source says otherwise.
+    write: dict[str, Any] = field(default_factory=lambda: {"mode": "insert"})
+    # source.delete: which events delete a record, and where its key is in them.
+    deletes: Predicate | None = None
+    delete_key: tuple[str, ...] = ()
+
+    def delete_of(self, event: Any) -> Any:
+        """The key an event deletes (MISSING: none at its pointer), or None when the event
+        is no delete event."""
+        if self.deletes is None or not self.deletes(event):
+            return None
+        return resolve(event, self.delete_key)
 
     def project(self, event: Any) -> dict[str, Any]:
         """The record for an event; a missing path leaves the field out (its default applies)."""
         record = {}
-        for field, tokens in self.mapping:
+        for name, tokens in self.mapping:
             value = resolve(event, tokens)
             if value is not MISSING:
-                record[field] = value
+                record[name] = value
         return record
 
 
 def compile_route(*, storage_id: int, name: str, version: int, source: dict[str, Any]) -> Route:
+    delete = source.get("delete")
     return Route(
         storage_id=storage_id,
         name=name,
         version=version,
         matches=compile_match(source["match"]),
-        mapping=tuple((field, parse_pointer(path)) for field, path in source["map"].items()),
+        mapping=tuple((name, parse_pointer(path)) for name, path in source["map"].items()),
+        write=source.get("write", {"mode": "insert"}),
+        deletes=compile_match(delete["match"]) if delete else None,
+        delete_key=parse_pointer(delete["key"]) if delete else (),
     )

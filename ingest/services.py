@@ -5,8 +5,13 @@ Events are read one at a time (NDJSON streams). A storage's validated records ar
 until a batch fills (MAX_BULK_ITEMS records in one storage, or INGEST_BATCH_BYTES of records
 across the request's storages), then written: memory follows the batch, not the body. Every
 write happens in the request's transaction, so a refusal (a limit passed mid-stream) leaves
-nothing written, and each storage is still written all or nothing: a unique violation takes
-back what the request wrote there before (by key) and rejects every event routed to it.
+nothing written.
+
+Each storage's `source.write` says how: `insert` (a duplicate key or unique value rejects
+that event alone, with its reason), `upsert` or `ignore` (storage.upserts: merged into, or
+leaving, the record stored under the same key; stale events skipped by `keep_newer`). An
+event matching `source.delete` deletes the record with its key, in its place among the
+storage's events (held records are written before it, held deletes before a record).
 """
 
 from __future__ import annotations
@@ -19,33 +24,42 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from rest_framework import serializers
 
 from access.grants import may_access
 from core import metrics
 from core.errors import PayloadTooLarge, UniqueViolation, ValidationFailed
 from core.json import dumps
-from ingest.routing import Route
+from core.problems import flatten_errors
+from ingest.routing import MISSING, Route
 from ingest.selectors import route_list
 from storage.runtime import RecordRuntime, runtime_for
 from storage.services import record_bulk_insert
+from storage.sql.upsert import Target
+from storage.upserts import IGNORE, MERGE, upsert_rows, upsert_target, validated_item
+
+COUNTS = ("updated", "unchanged", "skipped", "stale", "deleted")
 
 
 @dataclass
 class StorageBatch:
     runtime: RecordRuntime
-    # Validated records not yet written, and the position of each one's event.
+    route: Route
+    # How matched events are written (source.write): None inserts, a Target upserts.
+    target: Target | None = None
+    # Validated records not yet written, the fields each event sent, and its position.
     rows: list[dict[str, Any]] = field(default_factory=list)
+    sent: list[tuple[str, ...]] = field(default_factory=list)
     events: list[int] = field(default_factory=list)
-    # What this request wrote: keys to take back, positions to reject, if a later batch fails.
-    keys: list[Any] = field(default_factory=list)
-    written_events: list[int] = field(default_factory=list)
+    # Keys of delete events not yet applied (after the rows held before them).
+    deletes: list[Any] = field(default_factory=list)
+    created: int = 0
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTS, 0))
     rejected: list[dict[str, Any]] = field(default_factory=list)
-    # Set by a unique violation: every later valid event of this storage is rejected with it.
-    failure: dict[str, list[str]] | None = None
 
     @property
     def written(self) -> int:
-        return len(self.keys)
+        return self.created + self.counts["updated"]
 
 
 @dataclass
@@ -63,7 +77,7 @@ class IngestReport:
             "events": self.events,
             "unmatched": self.unmatched,
             "storages": {
-                name: {"written": batch.written, "rejected": batch.rejected}
+                name: {"written": batch.written, **batch.counts, "rejected": batch.rejected}
                 for name, batch in sorted(self.batches.items())
             },
         }
@@ -110,27 +124,51 @@ def writable_routes(*, principal: Any) -> list[Route]:
 
 def _route(report: IngestReport, routes: list[Route], event: Any, position: int) -> None:
     report.events += 1
-    matched = [route for route in routes if route.matches(event)]
-    if not matched:
+    taken = False
+    for route in routes:
+        key = route.delete_of(event)
+        if key is None and not route.matches(event):
+            continue
+        taken = True
+        batch = report.batches.get(route.name) or _batch(report, route)
+        if key is None:
+            _add(report, batch, route, event, position)
+        else:
+            _add_delete(report, batch, key, position)
+    if not taken:
         report.unmatched += 1
-    for route in matched:
-        batch = report.batches.get(route.name)
-        if batch is None:
-            batch = report.batches[route.name] = StorageBatch(runtime=runtime_for(route.name))
-        _add(report, batch, route, event, position)
+
+
+def _batch(report: IngestReport, route: Route) -> StorageBatch:
+    runtime = runtime_for(route.name)
+    write = route.write
+    target = None
+    if write["mode"] != "insert":
+        # Validated with the definition (factory.schema.source): this cannot refuse.
+        target = upsert_target(
+            runtime,
+            resolution=MERGE if write["mode"] == "upsert" else IGNORE,
+            on=write["on"],
+            keep_newer=write.get("keep_newer"),
+        )
+    batch = report.batches[route.name] = StorageBatch(runtime=runtime, route=route, target=target)
+    return batch
 
 
 def _add(report: IngestReport, batch: StorageBatch, route: Route, event: Any, at: int) -> None:
     record = route.project(event)
     try:
-        values = batch.runtime.validator.for_create(record)
+        if batch.target is None:
+            values, sent = batch.runtime.validator.for_create(record), ()
+        else:
+            values, sent = validated_item(batch.runtime, record, batch.target)
     except ValidationFailed as exc:
         batch.rejected.append({"event": at, "errors": exc.errors})
         return
-    if batch.failure is not None:
-        batch.rejected.append({"event": at, "errors": batch.failure})
-        return
+    if batch.deletes:
+        _delete(batch)  # a delete event came before this one: it applies first
     batch.rows.append(values)
+    batch.sent.append(sent)
     batch.events.append(at)
     report.held_bytes += len(dumps(record))
     if report.held_bytes > settings.INGEST_BATCH_BYTES:
@@ -139,35 +177,72 @@ def _add(report: IngestReport, batch: StorageBatch, route: Route, event: Any, at
         _write(batch, report.now)
 
 
+def _add_delete(report: IngestReport, batch: StorageBatch, raw: Any, at: int) -> None:
+    runtime = batch.runtime
+    try:
+        if raw is MISSING:
+            raise serializers.ValidationError("This delete event has no key at source.delete.key.")
+        key = runtime.validator.key_field.run_validation(raw)
+    except serializers.ValidationError as exc:
+        batch.rejected.append({"event": at, "errors": flatten_errors(exc.detail, runtime.key_name)})
+        return
+    if batch.rows:
+        _write(batch, report.now)  # the records held came before this delete
+    batch.deletes.append(key)
+    if len(batch.deletes) >= settings.MAX_BULK_ITEMS:
+        _delete(batch)
+
+
 def _flush(report: IngestReport) -> None:
     for batch in report.batches.values():
         _write(batch, report.now)
+        _delete(batch)
     report.held_bytes = 0
 
 
 def _write(batch: StorageBatch, now: datetime.datetime) -> None:
-    """Write the held records. A unique violation fails the storage: its savepoint undid the
-    batch, and what this request wrote there before is deleted again."""
-    rows, events = batch.rows, batch.events
-    batch.rows, batch.events = [], []
-    if not rows:
-        return
+    """Write the held records. A unique violation rejects the events behind it alone: the
+    batch is written in halves until the offending events are found (a batch without
+    one is one statement)."""
+    rows, sent, events = batch.rows, batch.sent, batch.events
+    batch.rows, batch.sent, batch.events = [], [], []
+    if rows:
+        _write_or_split(batch, rows, sent, events, now)
+
+
+def _write_or_split(
+    batch: StorageBatch,
+    rows: list[dict[str, Any]],
+    sent: list[tuple[str, ...]],
+    events: list[int],
+    now: datetime.datetime,
+) -> None:
     try:
-        written = record_bulk_insert(runtime=batch.runtime, rows=rows, now=now)
+        if batch.target is None:
+            batch.created += len(record_bulk_insert(runtime=batch.runtime, rows=rows, now=now))
+            return
+        results = upsert_rows(
+            runtime=batch.runtime, rows=rows, sent=sent, target=batch.target, now=now
+        )
     except UniqueViolation as problem:
-        batch.failure = {"non_field_errors": [problem.detail]}
-        _take_back(batch)
-        batch.rejected.extend({"event": at, "errors": batch.failure} for at in events)
+        if len(rows) == 1:
+            errors = {"non_field_errors": [problem.detail]}
+            batch.rejected.append({"event": events[0], "errors": errors})
+            return
+        half = len(rows) // 2
+        _write_or_split(batch, rows[:half], sent[:half], events[:half], now)
+        _write_or_split(batch, rows[half:], sent[half:], events[half:], now)
         return
-    batch.keys.extend(record.pk for record in written)
-    batch.written_events.extend(events)
+    for result in results:
+        if result.operation == "created":
+            batch.created += 1
+        else:
+            batch.counts[result.operation] += 1
 
 
-def _take_back(batch: StorageBatch) -> None:
-    keys, events = batch.keys, batch.written_events
-    batch.keys, batch.written_events = [], []
+def _delete(batch: StorageBatch) -> None:
+    keys, batch.deletes = batch.deletes, []
     manager = batch.runtime.model._base_manager
-    step = settings.MAX_BULK_ITEMS
-    for start in range(0, len(keys), step):
-        manager.filter(pk__in=keys[start : start + step])._raw_delete(manager.db)
-    batch.rejected.extend({"event": at, "errors": batch.failure} for at in events)
+    for start in range(0, len(keys), settings.MAX_BULK_ITEMS):
+        chunk = manager.filter(pk__in=keys[start : start + settings.MAX_BULK_ITEMS])
+        batch.counts["deleted"] += chunk._raw_delete(manager.db) or 0

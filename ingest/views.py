@@ -18,7 +18,7 @@ from core.idempotency import idempotency_key, key_claim, key_record, replay, req
 from core.json import dumps
 from core.parsers import JSONParser
 from ingest.parsers import NDJSONParser
-from ingest.services import ingest_events
+from ingest.services import COUNTS, ingest_events
 
 _COUNT = {"type": "integer"}
 _REPORT = {
@@ -34,6 +34,8 @@ _REPORT = {
                 "type": "object",
                 "properties": {
                     "written": _COUNT,
+                    # source.write upsert/ignore, and source.delete (ingest.services)
+                    **dict.fromkeys(COUNTS, _COUNT),
                     "rejected": {
                         "type": "array",
                         "items": {
@@ -52,7 +54,7 @@ _REPORT = {
                         },
                     },
                 },
-                "required": ["written", "rejected"],
+                "required": ["written", *COUNTS, "rejected"],
             },
         },
     },

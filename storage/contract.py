@@ -13,6 +13,8 @@ from core.openapi import PROBLEM_SCHEMA, problem_response
 from factory.schema.specs import FieldSpec, PrimaryKeySpec, StorageSpec
 from storage import export
 from storage.filters import filter_catalogue
+from storage.upserts import NEWER_TYPES, RESOLUTIONS
+from storage.upserts import OPERATIONS as UPSERT_OPERATIONS
 
 
 def value_schema(spec: FieldSpec) -> dict[str, Any]:
@@ -67,8 +69,12 @@ def record_schemas(definition: StorageSpec) -> dict[str, dict[str, Any]]:
     }
     create = _object(create_props, create_required)
     create["example"] = record_example(definition)
+    upserted = {**every, "_op": {"type": "string", "enum": list(UPSERT_OPERATIONS)}}
     return {
         "Record": _object(every, [*every]),
+        "UpsertedRecord": _object(
+            upserted, [*upserted], "A record an upsert answers: what happened to it in `_op`."
+        ),
         "ListedRecord": _object(
             every,
             [pk.name, "_version"],
@@ -209,6 +215,66 @@ _IDEMPOTENCY_KEY = {
 }
 
 
+def _upsert_parameters(definition: StorageSpec) -> list[dict[str, Any]]:
+    """Prefer, and what `on_conflict` and `keep_newer` may name in this storage."""
+    keys = [] if definition.primary_key.type.generated else [definition.primary_key.name]
+    keys += [",".join(index.fields) for index in definition.indexes if index.unique]
+    newer = [field.name for field in definition.fields if field.type.name in NEWER_TYPES]
+    on_conflict: dict[str, Any] = {"type": "string"}
+    if keys:
+        on_conflict["enum"] = keys
+    keep_newer: dict[str, Any] = {"type": "string"}
+    if newer:
+        keep_newer["enum"] = newer
+    return [
+        {
+            "name": "Prefer",
+            "in": "header",
+            "schema": {
+                "type": "string",
+                "enum": [f"resolution={resolution}" for resolution in RESOLUTIONS],
+            },
+            "description": "an upsert: merge into, or leave, a record stored under the same "
+            "key (answered with Preference-Applied)",
+        },
+        {
+            "name": "on_conflict",
+            "in": "query",
+            "schema": on_conflict,
+            "description": "with Prefer: the primary key or a unique index to match by",
+        },
+        {
+            "name": "keep_newer",
+            "in": "query",
+            "schema": keep_newer,
+            "description": "with resolution=merge-duplicates: items older than the stored "
+            "record by this field are not written (`_op: stale`)",
+        },
+    ]
+
+
+def _counted(name: str) -> dict[str, Any]:
+    return {"type": "object", "properties": {name: {"type": "integer"}}, "required": [name]}
+
+
+_JOB = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string", "format": "uuid"},
+        "storage": {"type": "string"},
+        "kind": {"type": "string", "enum": ["delete", "update"]},
+        "status": {"type": "string", "enum": ["queued", "running", "done", "failed"]},
+        "total": {"type": "integer"},
+        "processed": {"type": "integer"},
+        "errors": {"type": "array", "items": {"$ref": "#/components/schemas/Problem"}},
+        "created_at": {"type": "string", "format": "date-time"},
+        "started_at": {"type": "string", "format": "date-time", "nullable": True},
+        "finished_at": {"type": "string", "format": "date-time", "nullable": True},
+    },
+    "required": ["id", "storage", "kind", "status", "total", "processed", "errors"],
+}
+
+
 def _collection(name: str, definition: StorageSpec) -> dict[str, Any]:
     page = {
         "type": "object",
@@ -217,6 +283,11 @@ def _collection(name: str, definition: StorageSpec) -> dict[str, Any]:
             "next": {"type": "string", "nullable": True},
             "previous": {"type": "string", "nullable": True},
             "count": {"type": "integer"},
+            "changes": {
+                "type": "string",
+                "description": "on a page asked for without `cursor`: the change feed from "
+                "this page on (follow it after reading every page)",
+            },
         },
         "required": ["results", "next", "previous"],
     }
@@ -224,8 +295,49 @@ def _collection(name: str, definition: StorageSpec) -> dict[str, Any]:
     listing["content"].update(
         {kind.split(";")[0]: {"schema": {"type": "string"}} for kind in export.FORMATS.values()}
     )
-    created = {"oneOf": [_ref("Record"), _many("Record")]}
+    created = {
+        "anyOf": [
+            _ref("Record"),
+            _many("Record"),
+            _ref("UpsertedRecord"),
+            _many("UpsertedRecord"),
+        ]
+    }
+    upserted = {"anyOf": [_ref("UpsertedRecord"), _many("UpsertedRecord")]}
+    by_filter = [
+        _IDEMPOTENCY_KEY,
+        {
+            "name": "all",
+            "in": "query",
+            "schema": {"type": "string", "enum": ["true"]},
+            "description": "every record, without a filter (needs the manage grant)",
+        },
+        *filter_parameters(definition),
+    ]
+    job = _json(_JOB, "more than MAX_BULK_ITEMS matches: a job (Location: its URL)")
     return {
+        "delete": {
+            "operationId": f"delete_matching_{name}",
+            "description": "Delete the records the filters match (at least one filter, or "
+            "all=true).",
+            "parameters": by_filter,
+            "responses": {
+                "200": _json(_counted("deleted"), "deleted at once"),
+                "202": job,
+                **_errors(400, 404, 409),
+            },
+        },
+        "patch": {
+            "operationId": f"update_matching_{name}",
+            "description": "Set the fields sent on the records the filters match.",
+            "parameters": by_filter,
+            "requestBody": _body(_ref("RecordPatch")),
+            "responses": {
+                "200": _json(_counted("updated"), "changed at once"),
+                "202": job,
+                **_errors(400, 404, 409, 413, 415),
+            },
+        },
         "get": {
             "operationId": f"list_{name}",
             "parameters": [*_paging_parameters(definition), *filter_parameters(definition)],
@@ -233,10 +345,15 @@ def _collection(name: str, definition: StorageSpec) -> dict[str, Any]:
         },
         "post": {
             "operationId": f"create_{name}",
-            "parameters": [_IDEMPOTENCY_KEY],
+            "parameters": [_IDEMPOTENCY_KEY, *_upsert_parameters(definition)],
             "requestBody": _body({"oneOf": [_ref("RecordCreate"), _many("RecordCreate")]}),
             "responses": {
-                "201": _json(created, "the record, or the records in order", etag=True),
+                "201": _json(
+                    created,
+                    "the record, or the records in order (an upsert: every item created)",
+                    etag=True,
+                ),
+                "200": _json(upserted, "an upsert: the records as stored, in order, with `_op`"),
                 **_errors(400, 404, 409, 413, 415),
             },
         },
@@ -283,6 +400,66 @@ def _item(name: str, definition: StorageSpec) -> dict[str, Any]:
     }
 
 
+def _changes(name: str, definition: StorageSpec) -> dict[str, Any]:
+    key = definition.primary_key.name
+    tombstone = _object(
+        {
+            key: _key_schema(definition.primary_key),
+            "_version": {
+                "type": "integer",
+                "format": "int64",
+                "description": "the version deleted",
+            },
+            "_deleted": {"type": "boolean", "enum": [True]},
+            "_position": _POSITION,
+        },
+        [key, "_version", "_deleted", "_position"],
+        "a deleted record",
+    )
+    live = {
+        "allOf": [_ref("ListedRecord"), {"type": "object", "properties": {"_position": _POSITION}}]
+    }
+    page = {
+        "type": "object",
+        "properties": {
+            "results": {"type": "array", "items": {"oneOf": [live, tombstone]}},
+            "next": {"type": "string", "description": "always present: come back with it"},
+        },
+        "required": ["results", "next"],
+    }
+    feed = [
+        {"name": "after", "in": "query", "schema": {"type": "string"},
+         "description": "a page's `next`, an entry's `_position` or a list's `changes` cursor"},
+        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+        {"name": "fields", "in": "query", "schema": {"type": "string"},
+         "description": "comma-separated field names"},
+        {"name": "wait", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 30},
+         "description": "with nothing new, wait up to this many seconds for a change"},
+        {**_IF_NONE_MATCH, "description": "the feed's last ETag: 304 when nothing changed"},
+    ]  # fmt: skip
+    changes = _json(page, "records as they are now and deletions, in commit order")
+    changes["headers"] = {
+        "ETag": {"description": "the feed's high-water mark", "schema": {"type": "string"}}
+    }
+    return {
+        "get": {
+            "operationId": f"changes_{name}",
+            "parameters": [*feed, *filter_parameters(definition)],
+            "responses": {
+                "200": changes,
+                "304": {"description": "nothing changed"},
+                **_errors(400, 404, 409, 410),
+            },
+        }
+    }
+
+
+_POSITION = {
+    "type": "string",
+    "description": "the entry's feed position: `after=` it resumes right after this entry",
+}
+
+
 def storage_contract(*, definition: dict[str, Any], version: int, base_path: str) -> dict:
     """An OpenAPI 3.0 document for the records API of one storage version."""
     spec = StorageSpec.from_normal(definition)
@@ -297,6 +474,7 @@ def storage_contract(*, definition: dict[str, Any], version: int, base_path: str
         },
         "paths": {
             collection: _collection(name, spec),
+            f"{collection}changes/": _changes(name, spec),
             f"{collection}{{key}}/": _item(name, spec),
         },
         "components": {

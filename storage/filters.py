@@ -14,11 +14,12 @@ from django import forms
 from django.db import models
 
 from core.errors import ValidationFailed
+from factory.schema import names
 from factory.schema.specs import SYSTEM_FIELDS, StorageSpec
 from factory.schema.types import FIELD_TYPES, FieldType
 from factory.schema.types.lookups import BOOLEAN_CHOICES, StrictTextFilter, true_or_false
 
-RESERVED_PARAMETERS = frozenset({"limit", "cursor", "ordering", "fields", "count", "format"})
+RESERVED_PARAMETERS = names.LIST_PARAMETERS
 # The system fields a list filters by ("what changed since"), and how.
 FILTERED_SYSTEM_FIELDS = ("_created_at", "_updated_at")
 RANGE_LOOKUPS = ("gt", "gte", "lt", "lte")
@@ -83,9 +84,15 @@ class RecordFilters:
             parameter.field  # noqa: B018 - built now, then only read, by any thread
         self.filters = filters
 
-    def apply(self, queryset: models.QuerySet, params: Any) -> models.QuerySet:
-        """Raises ValidationFailed naming each unknown, repeated or invalid parameter."""
-        self.check_parameters(params)
+    def apply(
+        self,
+        queryset: models.QuerySet,
+        params: Any,
+        reserved: frozenset[str] = RESERVED_PARAMETERS,
+    ) -> models.QuerySet:
+        """Raises ValidationFailed naming each unknown, repeated or invalid parameter
+        (`reserved`: the other parameters of the list, or of the change feed)."""
+        self.check_parameters(params, reserved)
         values, errors = {}, {}
         for name in params:
             parameter = self.filters.get(name)
@@ -117,9 +124,10 @@ class RecordFilters:
         self.check_parameters(params)
         return tuple((name, params.get(name)) for name in params if name in self.filters)
 
-    def check_parameters(self, params: Any) -> None:
-        """Refuse any query parameter that is neither a filter nor a reserved one."""
-        unknown = [p for p in params if p not in self.filters and p not in RESERVED_PARAMETERS]
+    def check_parameters(self, params: Any, reserved: frozenset[str] = RESERVED_PARAMETERS) -> None:
+        """Refuse any query parameter that is neither a filter nor a `reserved` one (the
+        list's, or the change feed's)."""
+        unknown = [p for p in params if p not in self.filters and p not in reserved]
         if unknown:
             raise ValidationFailed(
                 {name: ["Unknown filter or parameter for this storage."] for name in unknown},

@@ -68,6 +68,7 @@ from core.middleware import NO_LENGTH_STATUSES, log_request, request_id_for
 from core.parsers import JSONParser, check_charset
 from core.views import server_error
 from factory.schema.ddl import connection_lost, table_changed
+from factory.schema.types.keys import ROUTED_SEGMENTS
 from storage import records, services
 from storage.runtime import RecordRuntime, last_served
 from storage.serializers import parse_key
@@ -250,6 +251,8 @@ class FrontDoor:
         if match is None:
             return None
         name, key = match.groups()
+        if key in ROUTED_SEGMENTS:
+            return None  # the change feed: Django's way (storage.views)
         method = environ.get("REQUEST_METHOD", "")
         if method not in (_LIST_METHODS if key is None else _DETAIL_METHODS):
             return None
@@ -499,6 +502,7 @@ def _described(
         body=request.json_body,
         if_match=meta.get("HTTP_IF_MATCH"),
         if_none_match=meta.get("HTTP_IF_NONE_MATCH"),
+        prefer=meta.get("HTTP_PREFER"),
         storage=token.storage,
         storage_known=True,
         **more,

@@ -43,8 +43,56 @@ _PAGE = {
         "next": {"type": "string", "format": "uri", "nullable": True},
         "previous": {"type": "string", "format": "uri", "nullable": True},
         "count": {"type": "integer", "description": "Only when `count` was asked for."},
+        "changes": {
+            "type": "string",
+            "format": "uri",
+            "description": "On a first page (no `cursor`): the change feed from just before "
+            "this page was read. Take a snapshot by following `next`, then follow this link: "
+            "no change is missed.",
+        },
     },
     "required": ["results", "next", "previous"],
+}
+_POSITION = {
+    "type": "string",
+    "description": "The entry's feed position, an opaque cursor: `after=` it resumes the "
+    "feed right after this entry.",
+}
+CHANGE = {
+    "oneOf": [
+        {
+            "allOf": [
+                RECORD,
+                {"type": "object", "properties": {"_position": _POSITION}},
+            ],
+            "description": "A record as it is now (each record once, at its latest change).",
+        },
+        {
+            "type": "object",
+            "properties": {
+                "_version": {"type": "integer", "description": "The version deleted."},
+                "_deleted": {"type": "boolean", "enum": [True]},
+                "_position": _POSITION,
+            },
+            "required": ["_version", "_deleted", "_position"],
+            "additionalProperties": True,
+            "description": "A tombstone: the record with this key (its one other member) "
+            "was deleted.",
+        },
+    ]
+}
+_CHANGES_PAGE = {
+    "type": "object",
+    "properties": {
+        "results": {"type": "array", "items": CHANGE},
+        "next": {
+            "type": "string",
+            "format": "uri",
+            "description": "Always present: the feed after this page (or, when the page is "
+            "empty, from where it stands). Come back with it.",
+        },
+    },
+    "required": ["results", "next"],
 }
 _RECORD_RESPONSE = OpenApiResponse(RECORD, description="The record; `ETag` is its `_version`.")
 _KEY = OpenApiParameter(
@@ -101,6 +149,53 @@ LIST_PARAMETERS = [
     ),
 ]
 
+FEED_PARAMETERS = [
+    _NAME,
+    OpenApiParameter(
+        "after",
+        str,
+        description="An opaque cursor: a page's `next`, an entry's `_position`, or a list "
+        "page's `changes` link. Without it, the feed starts from the beginning. Cursors "
+        "older than FEED_TOMBSTONE_DAYS answer 410 `cursor-expired`.",
+    ),
+    OpenApiParameter(
+        "limit",
+        {"type": "integer", "minimum": 1},
+        description="Entries per page, as for the list (at most PAGE_SIZE_MAX).",
+    ),
+    OpenApiParameter(
+        "fields",
+        str,
+        description="Comma-separated field names: records show only these (plus the key "
+        "and `_version`).",
+    ),
+    OpenApiParameter(
+        "wait",
+        {"type": "integer", "minimum": 0},
+        description="Long-poll: with nothing new, wait up to this many seconds for a change "
+        "(at most FEED_MAX_WAIT_S, 30). 503 with Retry-After when too many wait already.",
+    ),
+    OpenApiParameter(
+        "If-None-Match",
+        str,
+        OpenApiParameter.HEADER,
+        description="The feed's last ETag (its high-water mark): 304 when nothing changed.",
+    ),
+    LIST_PARAMETERS[-1],  # the storage's filters: they select live records, never tombstones
+]
+
+read_changes = extend_schema(
+    operation_id="storage_records_changes",
+    summary="Follow the changes: records as they are now and deletions, in commit order",
+    parameters=FEED_PARAMETERS,
+    responses={
+        200: OpenApiResponse(
+            _CHANGES_PAGE, description="A page of changes; `ETag` is the feed's high-water mark."
+        ),
+        304: OpenApiResponse(description="Nothing changed since the ETag sent."),
+    },
+    extensions=also_answers(410, 503),
+)
 list_records = extend_schema(
     operation_id="storage_records_list",
     summary="List, filter and page records (or export them)",
@@ -116,19 +211,42 @@ list_records = extend_schema(
     },
     extensions=also_answers(409),
 )
+_IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    description="Sent again within 24 h by the same token, the request is applied "
+    "once and answers the first result.",
+)
+UPSERT_PARAMETERS = [
+    OpenApiParameter(
+        "Prefer",
+        str,
+        OpenApiParameter.HEADER,
+        description="`resolution=merge-duplicates`: an upsert, a record stored under the same "
+        "key gets the fields sent; `resolution=ignore-duplicates`: it is left as it is. "
+        "Answered with `Preference-Applied`, and each record with `_op`: `created`, "
+        "`updated`, `unchanged` (already stored: its `_version` stays), `skipped` "
+        "(ignore-duplicates) or `stale` (older by `keep_newer`).",
+    ),
+    OpenApiParameter(
+        "on_conflict",
+        str,
+        description="With `Prefer: resolution=...`: the fields records are matched by, "
+        "comma-separated: the primary key (the default) or the fields of a unique index.",
+    ),
+    OpenApiParameter(
+        "keep_newer",
+        str,
+        description="With `resolution=merge-duplicates`: a date, datetime, integer or decimal "
+        "field; an item whose value is older than the stored record's is not written "
+        "(`_op: stale`).",
+    ),
+]
 create_records = extend_schema(
     operation_id="storage_records_create",
-    summary="Create a record, or many (an array, all or nothing)",
-    parameters=[
-        _NAME,
-        OpenApiParameter(
-            "Idempotency-Key",
-            str,
-            OpenApiParameter.HEADER,
-            description="Sent again within 24 h by the same token, the request is applied "
-            "once and answers the first result.",
-        ),
-    ],
+    summary="Create a record, or many (an array, all or nothing); or upsert them",
+    parameters=[_NAME, _IDEMPOTENCY_KEY, *UPSERT_PARAMETERS],
     request={"application/json": _ONE_OR_MANY},
     # A record of the storage "create a storage" documents as its example (each storage's
     # own contract has an example record of its own): "Try it out" sends a valid body.
@@ -142,8 +260,14 @@ create_records = extend_schema(
     responses={
         201: OpenApiResponse(
             _ONE_OR_MANY,
-            description="The record (with `Location` and `ETag`), or the records in order.",
-        )
+            description="The record (with `Location` and `ETag`), or the records in order. "
+            "An upsert answers 201 when it created every item.",
+        ),
+        200: OpenApiResponse(
+            _ONE_OR_MANY,
+            description="An upsert that did not create every item: the records as stored, in "
+            "order, each with `_op`.",
+        ),
     },
 )
 get_record = extend_schema(
@@ -187,4 +311,77 @@ delete_record = extend_schema(
     parameters=[_NAME, _KEY, if_match("Optional: when sent, the record's current version.")],
     responses={204: None},
     extensions=also_answers(409),
+)
+
+JOB = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string", "format": "uuid"},
+        "storage": {"type": "string"},
+        "kind": {"type": "string", "enum": ["delete", "update"]},
+        "status": {"type": "string", "enum": ["queued", "running", "done", "failed"]},
+        "total": {"type": "integer", "description": "Records that matched when it was asked."},
+        "processed": {"type": "integer", "description": "Records deleted or updated so far."},
+        "errors": {
+            "type": "array",
+            "items": {"$ref": "#/components/schemas/Problem"},
+            "description": "Problem details: an update's unique clash (with the record's "
+            "`key`), or why the job failed.",
+        },
+        "created_at": {"type": "string", "format": "date-time"},
+        "started_at": {"type": "string", "format": "date-time", "nullable": True},
+        "finished_at": {"type": "string", "format": "date-time", "nullable": True},
+    },
+    "required": ["id", "storage", "kind", "status", "total", "processed", "errors"],
+}
+_BY_FILTER = [
+    _NAME,
+    _IDEMPOTENCY_KEY,
+    OpenApiParameter(
+        "all",
+        str,
+        enum=["true"],
+        description="Every record of the storage, without a filter (needs the manage grant).",
+    ),
+    LIST_PARAMETERS[-1],  # the filters
+]
+_JOB_ANSWER = OpenApiResponse(
+    JOB,
+    description="More than MAX_BULK_ITEMS matches: a job, run by the worker in key order "
+    "(`Location`: GET /api/v1/jobs/{id}/).",
+)
+delete_matching_records = extend_schema(
+    operation_id="storage_records_destroy_matching",
+    summary="Delete the records a filter matches",
+    parameters=_BY_FILTER,
+    responses={
+        200: OpenApiResponse(
+            {
+                "type": "object",
+                "properties": {"deleted": {"type": "integer"}},
+                "required": ["deleted"],
+            },
+            description="Up to MAX_BULK_ITEMS matches, deleted at once.",
+        ),
+        202: _JOB_ANSWER,
+    },
+    extensions=also_answers(409),
+)
+update_matching_records = extend_schema(
+    operation_id="storage_records_update_matching",
+    summary="Change some fields of the records a filter matches",
+    parameters=_BY_FILTER,
+    request={"application/json": RECORD},
+    responses={
+        200: OpenApiResponse(
+            {
+                "type": "object",
+                "properties": {"updated": {"type": "integer"}},
+                "required": ["updated"],
+            },
+            description="Up to MAX_BULK_ITEMS matches, changed at once (records that held "
+            "the values already are not written).",
+        ),
+        202: _JOB_ANSWER,
+    },
 )

@@ -23,6 +23,7 @@ from storage.keyset import (
     parse_ordering,
 )
 from storage.runtime import RecordRuntime
+from storage.sql import changes as changes_sql
 from storage.sql import pages
 
 COUNT_MODES = ("exact", "estimated")
@@ -34,6 +35,8 @@ class RecordList:
     page: Page
     converters: list[tuple[str, Any]]
     count: int | None
+    # The change feed's bound when the page was read (`feed_bound`), else None.
+    feed_bound: changes_sql.Position | None = None
 
 
 def record_get(*, runtime: RecordRuntime, key: Any) -> Any:
@@ -43,9 +46,11 @@ def record_get(*, runtime: RecordRuntime, key: Any) -> Any:
     return row
 
 
-def record_list(*, runtime: RecordRuntime, params: Any) -> RecordList:
+def record_list(*, runtime: RecordRuntime, params: Any, feed_bound: bool = False) -> RecordList:
     """Raises ValidationFailed for any parameter that does not fit this storage (the first
-    of: filters, ordering, cursor, fields, count, limit)."""
+    of: filters, ordering, cursor, fields, count, limit). With `feed_bound`, also the
+    change feed's bound as of the page (storage.changes): on PostgreSQL read by the page's
+    own statement, so a first page costs no extra round trip for it."""
     filter_values = runtime.filters.values_key(params)
     version = (runtime.storage_id, runtime.version, filter_values)
     kept = pages.keepable(filter_values)
@@ -63,13 +68,16 @@ def record_list(*, runtime: RecordRuntime, params: Any) -> RecordList:
     ordering = parse_ordering(params.get("ordering"), runtime.key_name, set(runtime.orderable))
     raw_cursor = params.get("cursor")
     cursor = decode_cursor(raw_cursor, ordering, runtime.model) if raw_cursor else None
-    pairs = _projection(runtime, params.get("fields"))
+    pairs = projection(runtime, params.get("fields"))
     count = _count(filtered, params.get("count"))
-    limit = _limit(params.get("limit"))
+    limit = page_limit(params.get("limit"))
     # Rows as dicts (values()), not model instances: a tenth of a page's time went to
     # building instances nothing else needed. The cursor needs the ordering's columns.
     names = [name for name, _ in pairs]
     names += [name for name in (ordering.field, ordering.key) if name not in names]
+    bound_column = changes_sql.bound_column() if feed_bound else None
+    if bound_column is not None:
+        names.append("_feed_bound")
     shape = (
         version,
         str(ordering),
@@ -78,11 +86,26 @@ def record_list(*, runtime: RecordRuntime, params: Any) -> RecordList:
         limit,
         tuple(names),
     )
-    rows = pages.page_rows(
-        shape if kept else None,
-        lambda: keyset_queryset(filtered().values(*names), ordering, cursor, limit),
-        cursor_parameters(ordering, cursor),
-    )
+
+    def read() -> list[dict[str, Any]]:
+        return pages.page_rows(
+            shape if kept else None,
+            lambda: keyset_queryset(
+                _with_bound(filtered(), bound_column).values(*names), ordering, cursor, limit
+            ),
+            cursor_parameters(ordering, cursor),
+        )
+
+    # The feed's bound must be read no later than the page (storage.changes): by the
+    # page's statement, or before it (SQLite; and a page that came back empty, read again).
+    bound = changes_sql.bound(runtime) if feed_bound and bound_column is None else None
+    rows = read()
+    if feed_bound and bound_column is not None:
+        if rows:
+            bound = changes_sql.bound_from_column(rows[0]["_feed_bound"])
+        else:
+            bound = changes_sql.bound(runtime)
+            rows = read()
 
     convert = dict(runtime.converters)
 
@@ -93,7 +116,11 @@ def record_list(*, runtime: RecordRuntime, params: Any) -> RecordList:
         )
 
     page = keyset_page(rows, ordering, cursor, limit, position)
-    return RecordList(page=page, converters=pairs, count=count)
+    return RecordList(page=page, converters=pairs, count=count, feed_bound=bound)
+
+
+def _with_bound(queryset: QuerySet, bound_column: Any) -> QuerySet:
+    return queryset if bound_column is None else queryset.annotate(_feed_bound=bound_column)
 
 
 def record_export(*, runtime: RecordRuntime, params: Any) -> tuple[Iterator[Any], list]:
@@ -101,7 +128,7 @@ def record_export(*, runtime: RecordRuntime, params: Any) -> tuple[Iterator[Any]
     memory stays flat whatever the size. `limit`, `cursor` and `count` do not apply."""
     queryset = runtime.filters.apply(runtime.model.objects.all(), params)
     ordering = parse_ordering(params.get("ordering"), runtime.key_name, set(runtime.orderable))
-    pairs = _projection(runtime, params.get("fields"))
+    pairs = projection(runtime, params.get("fields"))
     queryset = queryset.only(*(name for name, _ in pairs)).order_by(
         *order_by_for(ordering, ordering.descending)
     )
@@ -112,7 +139,7 @@ def _json_value(convert: Any, value: Any) -> Any:
     return convert(value) if convert is not None and value is not None else value
 
 
-def _limit(raw: str | None) -> int:
+def page_limit(raw: str | None) -> int:
     if raw is None:
         return settings.PAGE_SIZE_DEFAULT
     try:  # ASCII digits, one spelling: int() would take " 2", "0_2" or other scripts' digits
@@ -124,7 +151,7 @@ def _limit(raw: str | None) -> int:
     return min(limit, settings.PAGE_SIZE_MAX)
 
 
-def _projection(runtime: RecordRuntime, raw: str | None) -> list[tuple[str, Any]]:
+def projection(runtime: RecordRuntime, raw: str | None) -> list[tuple[str, Any]]:
     if raw is None:
         return runtime.converters
     wanted = {name.strip() for name in raw.split(",") if name.strip()}

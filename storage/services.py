@@ -43,10 +43,15 @@ def record_create(*, runtime: RecordRuntime, data: Any) -> Any:
     now = timezone.now()
     row = runtime.model(**values, _created_at=now, _updated_at=now)
     try:
-        with savepoint_if_in_transaction():
-            if connection.vendor != "postgresql":  # there, the INSERT draws it (builder)
+        if connection.vendor == "postgresql":  # the INSERT draws its version (builder)
+            with savepoint_if_in_transaction():
+                row.save(force_insert=True)
+        else:
+            # The draw and the INSERT commit together: versions then commit in the order
+            # they are drawn, which the change feed's order relies on (factory.schema.feed).
+            with transaction.atomic():
                 row._version = record_versions.take(row._meta.db_table, 1)[0]
-            row.save(force_insert=True)
+                row.save(force_insert=True)
     except IntegrityError as exc:
         raise unique_violation(runtime, exc) from exc
     metrics.records_written(runtime.name, "create")

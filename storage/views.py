@@ -7,6 +7,7 @@ from typing import Any
 
 from django.http import StreamingHttpResponse
 from rest_framework import viewsets
+from rest_framework.decorators import action
 from rest_framework.exceptions import ParseError
 from rest_framework.request import Empty, Request
 from rest_framework.response import Response
@@ -37,10 +38,29 @@ class RecordViewSet(viewsets.ViewSet):
     def list(self, request: Request, name: str) -> Response | StreamingHttpResponse:
         return _rendered(request, records.read_page(_described(request, name)))
 
+    # /<name>/changes/: routed before the detail route, so no text key may be "changes"
+    # (storage.keys refuses it).
+    @openapi.read_changes
+    @action(detail=False, methods=["get"], url_path="changes")
+    def changes(self, request: Request, name: str) -> Response:
+        return _rendered(request, records.read_changes(_described(request, name)))
+
     @openapi.create_records
     def create(self, request: Request, name: str) -> Response:
         return idempotent(
             request, lambda: _rendered(request, records.create(_described(request, name)))
+        )
+
+    @openapi.delete_matching_records
+    def destroy_matching(self, request: Request, name: str) -> Response:
+        return idempotent(
+            request, lambda: _rendered(request, records.delete_matching(_described(request, name)))
+        )
+
+    @openapi.update_matching_records
+    def update_matching(self, request: Request, name: str) -> Response:
+        return idempotent(
+            request, lambda: _rendered(request, records.update_matching(_described(request, name)))
         )
 
     @openapi.get_record
@@ -75,6 +95,7 @@ def _described(request: Request, name: str, key: str | None = None) -> records.R
         body=lambda: _body(request),
         if_match=request.headers.get("If-Match"),
         if_none_match=request.headers.get("If-None-Match"),
+        prefer=request.headers.get("Prefer"),
         storage=known.get(name),
         storage_known=name in known,
     )

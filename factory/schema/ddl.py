@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, models
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 
-from factory.schema import record_versions
+from factory.schema import feed, record_versions
 
 
 @contextmanager
@@ -36,12 +36,32 @@ def create_table(editor: BaseDatabaseSchemaEditor, model: type[models.Model]) ->
 
     Storage models are *managed* (builder.py) precisely so that create_model() and SQLite's
     table rebuilds include their Meta.indexes; Django skips them for unmanaged models.
-    With the table, the counter its records' versions come from (record_versions).
+    With the table, the counter its records' versions come from (record_versions), and
+    what feeds its change feed (feed).
     """
     table = model._meta.db_table
     record_versions.create_counter(editor, table)
     editor.create_model(model)
     record_versions.attach_counter(editor, table)
+    install_feed(editor, model)
+
+
+def install_feed(editor: BaseDatabaseSchemaEditor, model: type[models.Model]) -> None:
+    """The feed's columns, triggers and index on `model`'s table, inside the caller's
+    transaction (a new table, or SQLite's copy of one); idempotent (factory.schema.feed)."""
+    table, key_column = model._meta.db_table, model._meta.pk.column
+    feed.install(editor, table, key_column, model._storage_id)
+    feed.build_index(editor, table, key_column)
+
+
+def build_feed_index(model: type[models.Model]) -> None:
+    """The feed's position index on an existing table, CONCURRENTLY (outside any
+    transaction), after dropping what a build cut off before left invalid."""
+    table, key_column = model._meta.db_table, model._meta.pk.column
+    with connection.schema_editor(atomic=False) as editor:
+        if index_state(table, feed.position_index(table)) == "invalid":
+            drop_index(editor, model, feed.position_index(table))
+        feed.build_index(editor, table, key_column)
 
 
 def drop_table(editor: BaseDatabaseSchemaEditor, model: type[models.Model]) -> None:
@@ -241,7 +261,8 @@ def table_file_node(table: str) -> int | None:
 
 def rebuild_table(editor: BaseDatabaseSchemaEditor, model: type[models.Model]) -> None:
     """SQLite only: it cannot alter columns or constraints in place, so Django copies the
-    table into one built from `model` (the embedded default holds small data sets)."""
+    table into one built from `model` (the embedded default holds small data sets). The
+    copy has none of what the model does not declare: call `install_feed` afterwards."""
     editor._remake_table(model)
 
 

@@ -82,7 +82,7 @@ def _source(source: Any, definition: dict[str, Any], errors: _Errors) -> dict[st
     writable = {spec["name"] for spec in definition["fields"]}
     if not KEY_TYPES[definition["primary_key"]["type"]].generated:
         writable.add(definition["primary_key"]["name"])
-    return normalize_source(source, writable, errors.add)
+    return normalize_source(source, writable, errors.add, definition)
 
 
 def _storage_name(data: dict[str, Any], errors: _Errors) -> str:

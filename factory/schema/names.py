@@ -12,9 +12,13 @@ import re
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
 NAME_RULE = "must match ^[a-z][a-z0-9_]{0,49}$ (lower-case letter, then letters, digits, _)"
 
-# The records API reads these as query parameters; a field by such a name would be
-# unfilterable, so it is refused.
-QUERY_PARAMETERS = frozenset({"limit", "cursor", "ordering", "fields", "count", "format"})
+# The records API reads these as query parameters of the list and of the change feed; a
+# field by such a name would be unfilterable, so it is refused.
+LIST_PARAMETERS = frozenset({"limit", "cursor", "ordering", "fields", "count", "format"})
+FEED_PARAMETERS = frozenset({"after", "limit", "fields", "wait"})
+# A delete or update by filter's "no filter, really everything" (storage.by_filter).
+BY_FILTER_PARAMETERS = frozenset({"all"})
+QUERY_PARAMETERS = LIST_PARAMETERS | FEED_PARAMETERS | BY_FILTER_PARAMETERS
 
 # Names a Django model cannot carry as attributes, or that would shadow its machinery: the
 # public attributes of django.db.models.Model (Django 5.2), `pk` and `objects`. Spelt out,

@@ -6,8 +6,21 @@
       "map": {"name": "/animal/name", "age": "/animal/age_years"}
     }
 
+Two optional parts say how matched events are written, and which events delete:
+
+    "write": {"mode": "upsert", "on": ["tag"], "keep_newer": "seen_at"},
+    "delete": {"match": {"path": "/op", "equals": "deleted"}, "key": "/animal/tag"}
+
+`write.mode` is `insert` (the default: a duplicate rejects its event), `upsert` (merge the
+fields an event sent into the record stored under the same `on` key: the primary key or
+the fields of a unique index; `keep_newer`, a date, datetime, integer or decimal field,
+skips events older than the stored record) or `ignore` (a stored record is left as it
+is). An event that matches `delete.match` deletes the record whose primary key is at
+`delete.key` instead of being written.
+
 Paths are JSON Pointers (RFC 6901). This module validates and normalises the block; the
-ingest app evaluates it.
+ingest app evaluates it. The rules on `on` and `keep_newer` are those of the records
+API's upserts too (storage.upserts asks conflict_problems and newer_problem).
 """
 
 from __future__ import annotations
@@ -17,7 +30,12 @@ import re
 from decimal import Decimal
 from typing import Any
 
-SOURCE_KEYS = frozenset({"match", "map"})
+SOURCE_KEYS = frozenset({"match", "map", "write", "delete"})
+WRITE_KEYS = frozenset({"mode", "on", "keep_newer"})
+WRITE_MODES = ("insert", "upsert", "ignore")
+DELETE_KEYS = frozenset({"match", "key"})
+# Types whose values tell a newer delivery from an older one (keep_newer).
+NEWER_TYPES = ("date", "datetime", "integer", "decimal")
 COMBINATORS = ("all", "any", "not")
 COMPARISONS = ("equals", "in", "exists", "gt", "gte", "lt", "lte")
 MAX_DEPTH = 16
@@ -44,8 +62,12 @@ def parse_pointer(pointer: Any) -> tuple[str, ...]:
     return tuple(token.replace("~1", "/").replace("~0", "~") for token in tokens)
 
 
-def normalize_source(source: Any, writable: set[str], add_error: Any) -> dict[str, Any] | None:
-    """Validate a source block; report problems with add_error(path, message)."""
+def normalize_source(
+    source: Any, writable: set[str], add_error: Any, definition: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
+    """Validate a source block; report problems with add_error(path, message).
+    `definition` (its key, fields and indexes normalised) is what `write` is checked
+    against."""
     if source is None:
         return None
     if not isinstance(source, dict):
@@ -61,7 +83,98 @@ def normalize_source(source: Any, writable: set[str], add_error: Any) -> dict[st
         add_error("source.map", "This field is required.")
     else:
         _check_map(source["map"], writable, add_error)
-    return {"match": source.get("match"), "map": source.get("map")}
+    normal = {"match": source.get("match"), "map": source.get("map")}
+    if "write" in source:
+        normal["write"] = _write(source["write"], definition or {}, add_error)
+    if "delete" in source:
+        normal["delete"] = _delete(source["delete"], add_error)
+    return normal
+
+
+def _write(write: Any, definition: dict[str, Any], add_error: Any) -> Any:
+    if not isinstance(write, dict):
+        add_error("source.write", "must be an object with 'mode' (and 'on', 'keep_newer')")
+        return write
+    for key in sorted(set(write) - WRITE_KEYS, key=str):
+        add_error(f"source.write.{key}", "unknown key")
+    mode = write.get("mode", "insert")
+    if mode not in WRITE_MODES:
+        add_error("source.write.mode", f"must be one of: {', '.join(WRITE_MODES)}")
+        return write
+    if mode == "insert":
+        for key in sorted({"on", "keep_newer"} & set(write)):
+            add_error(f"source.write.{key}", "only with mode upsert or ignore")
+        return {"mode": mode}
+    on = write.get("on", [definition.get("primary_key", {}).get("name")])
+    for message in conflict_problems(definition, on):
+        add_error("source.write.on", message)
+    normal = {"mode": mode, "on": on}
+    if "keep_newer" in write:
+        problem = newer_problem(definition, write["keep_newer"])
+        if mode == "ignore":
+            problem = "only with mode upsert: ignore never writes over a stored record"
+        if problem:
+            add_error("source.write.keep_newer", problem)
+        normal["keep_newer"] = write["keep_newer"]
+    return normal
+
+
+def _delete(delete: Any, add_error: Any) -> Any:
+    if not isinstance(delete, dict):
+        add_error("source.delete", "must be an object with 'match' and 'key'")
+        return delete
+    for key in sorted(set(delete) - DELETE_KEYS, key=str):
+        add_error(f"source.delete.{key}", "unknown key")
+    if "match" not in delete:
+        add_error("source.delete.match", "This field is required.")
+    else:
+        _check_match(delete["match"], "source.delete.match", 1, [0], add_error)
+    try:
+        parse_pointer(delete.get("key"))
+    except PointerError as exc:
+        add_error("source.delete.key", str(exc) if "key" in delete else "This field is required.")
+    return {"match": delete.get("match"), "key": delete.get("key")}
+
+
+def conflict_problems(definition: dict[str, Any], on: Any) -> list[str]:
+    """Why `on` cannot name the records an upsert matches (nothing: it can): it must be the
+    primary key (not a generated one) or the fields of a unique index, in any order."""
+    primary_key = definition.get("primary_key", {})
+    key = primary_key.get("name")
+    if not isinstance(on, list) or not on or not all(isinstance(name, str) for name in on):
+        return ["Name the primary key or the fields of a unique index."]
+    known = {key, *(spec["name"] for spec in definition.get("fields", []))}
+    unknown = [f"Unknown field {name!r}." for name in on if name not in known]
+    if unknown:
+        return unknown
+    wanted = set(on)
+    if wanted == {key} and len(on) == 1:
+        if primary_key.get("type") == "serial":
+            return [
+                f"The key '{key}' is generated by the server: name the fields of a unique "
+                "index to match records by."
+            ]
+        return []
+    unique = [set(spec["fields"]) for spec in definition.get("indexes", []) if spec["unique"]]
+    if len(wanted) == len(on) and wanted in unique:
+        return []
+    return [
+        f"No unique index on ({', '.join(on)}): name the primary key or the fields of a "
+        "unique index of this storage."
+    ]
+
+
+def newer_problem(definition: dict[str, Any], field: Any) -> str | None:
+    """Why `field` cannot be keep_newer's (None: it can)."""
+    types = {spec["name"]: spec["type"] for spec in definition.get("fields", [])}
+    if not isinstance(field, str) or field not in types:
+        return f"Unknown field {field!r}."
+    if types[field] not in NEWER_TYPES:
+        return (
+            f"'{field}' is a {types[field]} field; keep_newer takes a field of type "
+            f"{', '.join(NEWER_TYPES)}."
+        )
+    return None
 
 
 def _check_map(mapping: Any, writable: set[str], add_error: Any) -> None:

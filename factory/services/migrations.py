@@ -27,7 +27,7 @@ _LOCK_CLASS = 7413  # first key of our advisory locks: "datastorage migration"
 
 def migration_run(*, storage_id: int, number: int) -> str:
     """Apply version `number`; returns its final status. Failures are recorded, not raised."""
-    with _storage_lock(storage_id) as acquired:
+    with storage_lock(storage_id) as acquired:
         if not acquired:
             logger.info("migration of storage %s v%s already running elsewhere", storage_id, number)
             return VersionStatus.MIGRATING
@@ -41,7 +41,7 @@ def migration_run(*, storage_id: int, number: int) -> str:
         _set_status(version, VersionStatus.MIGRATING)
         started = time.monotonic()
         try:
-            with _no_statement_timeout():
+            with no_statement_timeout():
                 _apply(version)
         except Exception as exc:
             if ddl.connection_lost():
@@ -78,7 +78,7 @@ def _apply(version: StorageVersion) -> None:
     old_model = build_model(storage_id=storage.id, version=old.number, definition=old.definition)
     changes = _changes_since(storage, old.number, version, table)
     if connection.vendor == "postgresql":
-        _with_lock_retries(lambda: _alter_columns(old_model, new_model, changes))
+        with_lock_retries(lambda: _alter_columns(old_model, new_model, changes))
         _drop_indexes(new_model, changes)
         _build_indexes(new_model, changes)
     else:
@@ -209,9 +209,12 @@ def _apply_on_sqlite(
             c["op"] != "add_field" or check_constraints(table, [c["definition"]]) for c in changes
         ):
             ddl.rebuild_table(editor, new_model)
+        # Django's SQLite editor copies the table for most changes, an added column
+        # included, and the copy lacks the change feed's trigger and index.
+        ddl.install_feed(editor, new_model)
 
 
-def _with_lock_retries(step: Any) -> None:
+def with_lock_retries(step: Any) -> None:
     for attempt in range(ddl.LOCK_RETRIES):
         try:
             step()
@@ -245,7 +248,7 @@ def _mark_ready(version: StorageVersion) -> None:
 
 
 @contextmanager
-def _storage_lock(storage_id: int) -> Iterator[bool]:
+def storage_lock(storage_id: int) -> Iterator[bool]:
     if connection.vendor != "postgresql":
         yield True
         return
@@ -261,7 +264,7 @@ def _storage_lock(storage_id: int) -> Iterator[bool]:
 
 
 @contextmanager
-def _no_statement_timeout() -> Iterator[None]:
+def no_statement_timeout() -> Iterator[None]:
     """Index builds on big tables outlast the API's statement timeout."""
     if connection.vendor != "postgresql":
         yield

@@ -6,12 +6,14 @@ number of machines beat side by side; `factory.selectors.worker_status` reads th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.db.models.functions import Now
 
 from audit.services import audit_prune
 from factory.models import WorkerHeartbeat
+from factory.services.feeds import PRUNE_BATCH, tombstones_prune, waiters_prune
 
 # Rows of workers gone this long are removed by the workers still running: enough to see
 # that a worker stopped, not a table that grows with every restart.
@@ -35,11 +37,22 @@ def worker_heartbeats_prune() -> int:
 
 
 def worker_housekeeping() -> dict[str, int]:
-    """What the worker deletes now and then: workers long gone, and audit entries past
-    AUDIT_RETENTION_DAYS, in batches. Returns how many rows of each went."""
-    pruned = {"heartbeats": worker_heartbeats_prune(), "audit": 0}
+    """What the worker deletes now and then: workers long gone, audit entries past
+    AUDIT_RETENTION_DAYS and the change feed's tombstones past FEED_TOMBSTONE_DAYS, in
+    batches. Returns how many rows of each went."""
+    pruned = {
+        "heartbeats": worker_heartbeats_prune(),
+        "feed_waiters": waiters_prune(),
+        "audit": _in_batches(audit_prune, AUDIT_PRUNE_BATCH),
+        "tombstones": _in_batches(tombstones_prune, PRUNE_BATCH),
+    }
+    return pruned
+
+
+def _in_batches(prune: Callable[..., int], batch: int) -> int:
+    total = 0
     while True:
-        deleted = audit_prune(limit=AUDIT_PRUNE_BATCH)
-        pruned["audit"] += deleted
-        if deleted < AUDIT_PRUNE_BATCH:
-            return pruned
+        deleted = prune(limit=batch)
+        total += deleted
+        if deleted < batch:
+            return total

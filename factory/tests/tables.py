@@ -9,7 +9,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from factory.models import StorageDefinition
-from factory.schema import names, record_versions
+from factory.schema import feed, names, record_versions
 from factory.schema.builder import build_model
 
 
@@ -41,11 +41,28 @@ def description(table: str) -> dict[str, Any]:
 
 
 def columns(table: str) -> dict[str, tuple[str, bool]]:
-    """Column name -> (the Django field type introspection reads back, nullable)."""
+    """Column name -> (the Django field type introspection reads back, nullable), for the
+    columns of the model (not the change feed's `_txid`, factory.schema.feed)."""
     return {
         name: (connection.introspection.get_field_type(info.type_code, info), info.null_ok)
         for name, info in description(table).items()
+        if name != feed.TXID
     }
+
+
+def triggers(table: str) -> list[str]:
+    """The names of the table's triggers."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT tgname FROM pg_trigger WHERE tgrelid = %s::regclass AND NOT tgisinternal",
+                [table],
+            )
+        else:
+            cursor.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s", [table]
+            )
+        return sorted(name for (name,) in cursor.fetchall())
 
 
 def constraints(table: str) -> dict[str, dict[str, Any]]:
@@ -59,11 +76,11 @@ def primary_key(table: str) -> list[str]:
 
 
 def indexes(table: str) -> set[tuple[str, tuple[str, ...]]]:
-    """(kind, columns) of every index and unique constraint but the primary key; kind is
-    "unique" or the access method (btree, hash, gin, brin)."""
+    """(kind, columns) of every index and unique constraint but the primary key and the
+    change feed's; kind is "unique" or the access method (btree, hash, gin, brin)."""
     found = set()
-    for spec in constraints(table).values():
-        if spec["primary_key"] or spec["check"]:
+    for name, spec in constraints(table).items():
+        if spec["primary_key"] or spec["check"] or name == feed.position_index(table):
             continue
         if spec["unique"]:
             found.add(("unique", tuple(spec["columns"])))
@@ -77,7 +94,10 @@ def index_names(table: str) -> set[str]:
     return {
         name
         for name, spec in constraints(table).items()
-        if not spec["primary_key"] and not spec["check"] and (spec["unique"] or spec["index"])
+        if not spec["primary_key"]
+        and not spec["check"]
+        and (spec["unique"] or spec["index"])
+        and name != feed.position_index(table)
     }
 
 

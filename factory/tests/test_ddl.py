@@ -10,15 +10,17 @@ import uuid
 from decimal import Decimal
 
 import pytest
-from django.db import IntegrityError
+from django.db import IntegrityError, connection
 
 from core.testing import on_postgresql, storage_db
+from factory.schema import feed
 from factory.schema.builder import index_name
 from factory.tests.factories import dogs_definition
 from factory.tests.tables import (
     a_datetime,
     checks,
     columns,
+    constraints,
     description,
     index_names,
     indexes,
@@ -27,6 +29,7 @@ from factory.tests.tables import (
     primary_key,
     storage_tables,
     table_exists,
+    triggers,
 )
 
 pytestmark = storage_db
@@ -36,6 +39,9 @@ SYSTEM_COLUMNS = {
     "_created_at": ("DateTimeField", False),
     "_updated_at": ("DateTimeField", False),
 }
+# The writing transaction of each record's feed position (factory.schema.feed), a column
+# the model does not know; SQLite needs none.
+FEED_COLUMNS = {"postgresql": {"_txid": ("BigIntegerField", False)}, "sqlite": {}}
 # What introspection reads back where the two databases differ: SQLite has no uuid type
 # (char(32)) and reports every integer primary key as an AutoField.
 VENDOR_TYPES = {
@@ -108,6 +114,17 @@ def test_each_field_type_gets_its_column_type(create_storage):
     }
 
 
+def test_the_change_feed_gets_its_column_its_index_and_its_triggers(create_storage):
+    create_storage(EVERY_TYPE)
+
+    found = description("ds_every_type")
+    assert {name: found[name].null_ok for name in FEED_COLUMNS[connection.vendor]} == {
+        name: nullable for name, (_, nullable) in FEED_COLUMNS[connection.vendor].items()
+    }
+    assert feed.position_index("ds_every_type") in constraints("ds_every_type")
+    assert len(triggers("ds_every_type")) == (3 if connection.vendor == "postgresql" else 1)
+
+
 def test_columns_follow_the_order_of_the_definition(create_storage):
     create_storage(EVERY_TYPE)
 
@@ -117,6 +134,7 @@ def test_columns_follow_the_order_of_the_definition(create_storage):
         "_created_at",
         "_updated_at",
         *(field["name"] for field in EVERY_TYPE["fields"]),
+        *FEED_COLUMNS[connection.vendor],  # added after the table, as to an older one
     ]
 
 

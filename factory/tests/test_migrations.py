@@ -415,7 +415,7 @@ def test_migration_waits_for_the_database_lock_held_elsewhere(api_client, storag
 
     def other_worker() -> None:
         try:
-            with migrations._storage_lock(storage.id) as acquired:
+            with migrations.storage_lock(storage.id) as acquired:
                 assert acquired
                 held.set()
                 release.wait(10)

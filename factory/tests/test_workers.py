@@ -176,7 +176,12 @@ def test_housekeeping_prunes_audit_entries_past_retention_in_batches(settings, m
     kept = entry(at=timezone.now() - timedelta(days=6)).id
     seen("gone", 24 * 3600 + 60)
 
-    assert worker_housekeeping() == {"heartbeats": 1, "audit": 5}
+    assert worker_housekeeping() == {
+        "heartbeats": 1,
+        "feed_waiters": 0,
+        "audit": 5,
+        "tombstones": 0,
+    }
 
     assert list(AuditEntry.objects.values_list("id", flat=True)) == [kept]
 

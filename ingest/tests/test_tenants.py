@@ -88,12 +88,32 @@ def test_each_owner_feeds_its_own_storage(tenants):
     assert alpha.json() == {
         "events": 1,
         "unmatched": 0,
-        "storages": {"alpha": {"written": 1, "rejected": []}},
+        "storages": {
+            "alpha": {
+                "written": 1,
+                "updated": 0,
+                "unchanged": 0,
+                "skipped": 0,
+                "stale": 0,
+                "deleted": 0,
+                "rejected": [],
+            }
+        },
     }
     assert beta.json() == {
         "events": 1,
         "unmatched": 0,
-        "storages": {"beta": {"written": 1, "rejected": []}},
+        "storages": {
+            "beta": {
+                "written": 1,
+                "updated": 0,
+                "unchanged": 0,
+                "skipped": 0,
+                "stale": 0,
+                "deleted": 0,
+                "rejected": [],
+            }
+        },
     }
     assert (stored("alpha"), stored("beta")) == (["alpha-1"], ["beta-1"])
 
@@ -155,7 +175,17 @@ def test_a_widened_source_never_takes_a_tenants_events_nor_refuses_them(tenants)
     assert response.json() == {
         "events": 2,
         "unmatched": 0,
-        "storages": {"beta": {"written": 2, "rejected": []}},
+        "storages": {
+            "beta": {
+                "written": 2,
+                "updated": 0,
+                "unchanged": 0,
+                "skipped": 0,
+                "stale": 0,
+                "deleted": 0,
+                "rejected": [],
+            }
+        },
     }
     assert b"alpha" not in response.content
     assert (stored("alpha"), stored("beta")) == ([], ["beta-1", "beta-2"])
@@ -168,7 +198,17 @@ def test_a_match_only_on_a_storage_the_token_may_not_write_counts_as_unmatched(t
     assert response.json() == {
         "events": 2,
         "unmatched": 1,
-        "storages": {"beta": {"written": 1, "rejected": []}},
+        "storages": {
+            "beta": {
+                "written": 1,
+                "updated": 0,
+                "unchanged": 0,
+                "skipped": 0,
+                "stale": 0,
+                "deleted": 0,
+                "rejected": [],
+            }
+        },
     }
     assert b"alpha" not in response.content
     assert stored("alpha") == []
@@ -183,7 +223,17 @@ def test_ndjson_from_one_tenant_skips_the_others_storage(tenants):
     assert response.json() == {
         "events": 6,
         "unmatched": 3,
-        "storages": {"alpha": {"written": 3, "rejected": []}},
+        "storages": {
+            "alpha": {
+                "written": 3,
+                "updated": 0,
+                "unchanged": 0,
+                "skipped": 0,
+                "stale": 0,
+                "deleted": 0,
+                "rejected": [],
+            }
+        },
     }
     assert stored("beta") == []
 
@@ -192,6 +242,22 @@ def test_an_admins_events_reach_every_storage_they_match(tenants):
     response = ingest(tenants["admin"], event("alpha", 1), event("beta", 1))
 
     assert response.json()["storages"] == {
-        "alpha": {"written": 1, "rejected": []},
-        "beta": {"written": 1, "rejected": []},
+        "alpha": {
+            "written": 1,
+            "updated": 0,
+            "unchanged": 0,
+            "skipped": 0,
+            "stale": 0,
+            "deleted": 0,
+            "rejected": [],
+        },
+        "beta": {
+            "written": 1,
+            "updated": 0,
+            "unchanged": 0,
+            "skipped": 0,
+            "stale": 0,
+            "deleted": 0,
+            "rejected": [],
+        },
     }

@@ -1,5 +1,5 @@
 """POST /api/v1/ingest/: events in (one, an array, or streamed NDJSON), routed to every
-storage whose source matches, validated, and written per storage all or nothing."""
+storage whose source matches, validated, and written (a duplicate rejects its event alone)."""
 
 from __future__ import annotations
 
@@ -56,7 +56,15 @@ def report(events: int, unmatched: int, **storages: tuple[int, list]) -> dict[st
         "events": events,
         "unmatched": unmatched,
         "storages": {
-            name: {"written": written, "rejected": rejected}
+            name: {
+                "written": written,
+                "updated": 0,
+                "unchanged": 0,
+                "skipped": 0,
+                "stale": 0,
+                "deleted": 0,
+                "rejected": rejected,
+            }
             for name, (written, rejected) in storages.items()
         },
     }
@@ -392,7 +400,7 @@ def test_invalid_events_are_rejected_with_their_index_and_reasons(api_client, an
     assert rows("cats") == []
 
 
-def test_a_unique_violation_rejects_that_storages_whole_batch(api_client, animals):
+def test_a_duplicate_rejects_that_event_alone(api_client, animals):
     events = [dog("Rex"), cat("Tom"), dog("Fido"), dog("Rex", 5), cat("Kitty"), dog("Old", 41)]
 
     response = post(api_client, events)
@@ -403,19 +411,17 @@ def test_a_unique_violation_rejects_that_storages_whole_batch(api_client, animal
         0,
         cats=(2, []),
         dogs=(
-            0,
+            2,
             [
-                {"event": 0, "errors": DUPLICATE_NAME},
-                {"event": 2, "errors": DUPLICATE_NAME},
                 {"event": 3, "errors": DUPLICATE_NAME},
                 {"event": 5, "errors": {"age": ["Ensure this value is less than or equal to 40."]}},
             ],
         ),
     )
-    assert counts() == {"cats": 2, "dogs": 0}
+    assert counts() == {"cats": 2, "dogs": 2}
 
 
-def test_a_clash_with_a_stored_record_rejects_the_batch_and_keeps_the_stored_one(
+def test_a_clash_with_a_stored_record_rejects_that_event_and_keeps_the_stored_one(
     api_client, animals
 ):
     post(api_client, dog("Rex", 9))
@@ -423,21 +429,12 @@ def test_a_clash_with_a_stored_record_rejects_the_batch_and_keeps_the_stored_one
     response = post(api_client, [dog("Fido"), dog("Rex"), cat("Tom")])
 
     assert response.json() == report(
-        3,
-        0,
-        cats=(1, []),
-        dogs=(0, [{"event": 0, "errors": DUPLICATE_NAME}, {"event": 1, "errors": DUPLICATE_NAME}]),
+        3, 0, cats=(1, []), dogs=(1, [{"event": 1, "errors": DUPLICATE_NAME}])
     )
-    assert rows("dogs") == [{"name": "Rex", "age": 9, "breed": "beagle", "registered_at": MAY_2}]
-
-
-def test_the_next_request_after_a_rejected_batch_writes_normally(api_client, animals):
-    post(api_client, [dog("Rex"), dog("Rex")])
-
-    response = post(api_client, [dog("Rex"), dog("Fido")])
-
-    assert response.json() == report(2, 0, dogs=(2, []))
-    assert counts() == {"cats": 0, "dogs": 2}
+    assert rows("dogs") == [
+        {"name": "Rex", "age": 9, "breed": "beagle", "registered_at": MAY_2},
+        {"name": "Fido", "age": 3, "breed": "beagle", "registered_at": MAY_2},
+    ]
 
 
 # --- permissions -----------------------------------------------------------------------------

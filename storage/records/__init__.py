@@ -16,10 +16,13 @@ adapter decides a status, a header or a body of its own.
 from storage.records.operations import (
     create,
     delete,
+    delete_matching,
+    read_changes,
     read_one,
     read_page,
     refusal,
     update,
+    update_matching,
     updated,
 )
 from storage.records.request import Answer, KnownRecord, RecordRequest
@@ -30,9 +33,12 @@ __all__ = [
     "RecordRequest",
     "create",
     "delete",
+    "delete_matching",
+    "read_changes",
     "read_one",
     "read_page",
     "refusal",
     "update",
+    "update_matching",
     "updated",
 ]

@@ -21,6 +21,11 @@ def record_url(request: RecordRequest, runtime: RecordRuntime, key: Any) -> str:
     return request.absolute(f"{records}{key_segment(key)}/")
 
 
+def job_url(request: RecordRequest, job_id: Any) -> str:
+    """A job's absolute URL (GET /api/v1/jobs/{id}/)."""
+    return request.absolute(reverse("record-job", kwargs={"pk": job_id}))
+
+
 def list_body(request: RecordRequest, found: selectors.RecordList) -> dict[str, Any]:
     """A page of records as the API answers it."""
     body: dict[str, Any] = {
@@ -33,16 +38,24 @@ def list_body(request: RecordRequest, found: selectors.RecordList) -> dict[str, 
     return body
 
 
-def page_url(request: RecordRequest, cursor: str | None) -> str | None:
+def page_url(request: RecordRequest, cursor: str | None, param: str = "cursor") -> str | None:
+    """The request's URL with `cursor` as its `param` (a list's `cursor`, the feed's
+    `after`)."""
     if cursor is None:
         return None
     # The query as sent, with this cursor in place of any other (where it stood, else
-    # last), as a copy of the QueryDict with ["cursor"] set would encode it, without the
+    # last), as a copy of the QueryDict with [param] set would encode it, without the
     # copy (a deep copy: a tenth of a list page's time).
     query = request.query
     pairs: list[tuple[str, str]] = []
     for name, values in query.lists():
-        pairs += [(name, cursor)] if name == "cursor" else [(name, value) for value in values]
-    if "cursor" not in query:
-        pairs.append(("cursor", cursor))
+        pairs += [(name, cursor)] if name == param else [(name, value) for value in values]
+    if param not in query:
+        pairs.append((param, cursor))
     return request.absolute(f"{request.path}?{urlencode(pairs)}")
+
+
+def changes_url(request: RecordRequest, runtime: RecordRuntime, cursor: str) -> str:
+    """The storage's change feed, from `cursor` on."""
+    feed = reverse("record-changes", kwargs={"name": runtime.name})
+    return request.absolute(f"{feed}?{urlencode({'after': cursor})}")

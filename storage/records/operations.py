@@ -9,6 +9,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.db import DatabaseError
 
 from access.credentials import CHALLENGE, NO_CREDENTIALS
@@ -20,8 +21,9 @@ from core.exception_handler import problem_exception_handler
 from core.problems import PROBLEM_CONTENT_TYPE
 from core.slow_clients import HeldWhileStreaming, take_slot
 from factory.schema.ddl import table_changed
-from storage import export, selectors, services
-from storage.records.links import list_body, record_url
+from factory.schema.fields import parse_integer
+from storage import by_filter, changes, export, selectors, services, upserts, waiting
+from storage.records.links import changes_url, job_url, list_body, page_url, record_url
 from storage.records.request import Answer, RecordRequest
 from storage.runtime import (
     RecordRuntime,
@@ -73,14 +75,80 @@ def read_page(request: RecordRequest) -> Answer:
     export_format = request.query.get("format")
     if export_format is not None:
         return _export(request, runtime, export_format)
-    found = selectors.record_list(runtime=runtime, params=request.query)
-    return Answer(200, list_body(request, found))
+    # A first page tells where to follow the change feed from, as of the page: a snapshot
+    # of the list plus the feed from there misses no change (docs/api.md).
+    first = "cursor" not in request.query and changes.feed_ready(runtime)
+    found = selectors.record_list(runtime=runtime, params=request.query, feed_bound=first)
+    body = list_body(request, found)
+    if found.feed_bound is not None:
+        body["changes"] = changes_url(request, runtime, changes.feed_cursor(runtime, found))
+    return Answer(200, body)
+
+
+@_storage_may_change
+def read_changes(request: RecordRequest) -> Answer:
+    """A page of the change feed (storage.changes): 200 with the changes after the cursor,
+    or 304 when If-None-Match names the feed's high-water mark. With `wait`, an answer
+    that would have nothing new waits for a change, up to that many seconds."""
+    runtime = _runtime(request, RECORD_ACCESS["GET"])
+    query = changes.feed_query(runtime=runtime, params=request.query)
+    seconds = _wait_seconds(request.query.get("wait"))
+    if not seconds:
+        return _changes_answer(request, runtime, query)
+    with waiting.waiter(runtime.storage_id, seconds) as waiter:
+        woken = False
+        while True:
+            answer = _changes_answer(request, runtime, query)
+            if (answer.status == 200 and answer.data["results"]) or waiter.expired:
+                return answer
+            # Woken for a change that does not show yet: look again soon.
+            woken = waiter.wait(soon=woken)
+
+
+def _changes_answer(request: RecordRequest, runtime: RecordRuntime, query: Any) -> Answer:
+    # The tag before the page: a page may then show more than its tag says, never less,
+    # so a 304 never hides a change from the client that cached the page.
+    tag = changes.feed_tag(runtime)
+    headers = (("ETag", tag),)
+    if _tag_matches(request.if_none_match, tag):
+        return Answer(304, headers=headers)
+    page = changes.changes_page(runtime=runtime, query=query)
+    body = {"results": page.entries, "next": page_url(request, page.next, "after")}
+    return Answer(200, body, headers)
+
+
+def _tag_matches(header: str | None, tag: str) -> bool:
+    """Weak comparison (RFC 9110): `W/"x"` and `"x"` match."""
+    if not header:
+        return False
+    strong = tag.removeprefix("W/")
+    return any(t.strip().removeprefix("W/") in (strong, "*") for t in header.split(","))
+
+
+def _wait_seconds(raw: str | None) -> int:
+    if raw is None:
+        return 0
+    try:
+        seconds = parse_integer(raw)
+    except ValueError:
+        seconds = -1
+    if not 0 <= seconds <= settings.FEED_MAX_WAIT_S:
+        raise ValidationFailed(
+            {"wait": [f"Seconds to wait: a whole number from 0 to {settings.FEED_MAX_WAIT_S}."]}
+        )
+    return seconds
 
 
 @_storage_may_change
 def create(request: RecordRequest) -> Answer:
-    """One record (a JSON object) or a bulk (an array): 201."""
+    """One record (a JSON object) or a bulk (an array): 201. With Prefer: resolution=...,
+    an upsert (upsert)."""
     runtime = _runtime(request, RECORD_ACCESS["POST"])
+    resolution = upserts.preferred_resolution(request.prefer)
+    on, keep_newer = upserts.upsert_parameters(request.query, resolution)
+    if resolution is not None:
+        target = upserts.upsert_target(runtime, resolution=resolution, on=on, keep_newer=keep_newer)
+        return upsert(request, runtime, target, resolution)
     pairs = _written(request, runtime)
     # A bulk makes hundreds of thousands of objects (core.collector), from parsing the
     # body on; the collector resumes with the next request, once they are gone.
@@ -95,6 +163,32 @@ def create(request: RecordRequest) -> Answer:
     return Answer(
         201, represent(row, pairs), (("Location", location), ("ETag", etag(row._version)))
     )
+
+
+def upsert(request: RecordRequest, runtime: RecordRuntime, target: Any, resolution: str) -> Answer:
+    """Insert or merge one record or a bulk: 201 when every item was created, else 200;
+    each record says what happened to it in `_op`."""
+    pairs = _written(request, runtime)
+    applied = ("Preference-Applied", f"resolution={resolution}")
+    with collector_paused(until_next_request=True):
+        data = request.body()
+        bulk = isinstance(data, list)
+        results = upserts.record_upsert(
+            runtime=runtime, items=data if bulk else [data], target=target
+        )
+        del data
+    status = 201 if upserts.all_created(results) else 200
+    if bulk:
+        body = represent_all((vars(result.record) for result in results), pairs)
+        for record, result in zip(body, results, strict=True):
+            record["_op"] = result.operation
+        return Answer(status, body, (applied,), bulk=True)
+    (result,) = results
+    record = {**represent(result.record, pairs), "_op": result.operation}
+    headers = [applied, ("ETag", etag(result.record._version))]
+    if status == 201:
+        headers.insert(1, ("Location", record_url(request, runtime, result.record.pk)))
+    return Answer(status, record, tuple(headers))
 
 
 @_storage_may_change
@@ -128,6 +222,42 @@ def delete(request: RecordRequest) -> Answer:
         runtime=runtime, key=_key(runtime, request.key), if_match=request.if_match
     )
     return Answer(204)
+
+
+@_storage_may_change
+def delete_matching(request: RecordRequest) -> Answer:
+    """DELETE of the list with filters: 200 {"deleted": n}, or 202 and a job."""
+    runtime = _runtime(request, RECORD_ACCESS["DELETE"])
+    outcome = by_filter.records_delete_by_filter(
+        runtime=runtime, params=request.query, everything=_everything(request)
+    )
+    return _by_filter(request, outcome)
+
+
+@_storage_may_change
+def update_matching(request: RecordRequest) -> Answer:
+    """PATCH of the list with filters: 200 {"updated": n}, or 202 and a job."""
+    runtime = _runtime(request, RECORD_ACCESS["PATCH"])
+    everything = _everything(request)
+    outcome = by_filter.records_update_by_filter(
+        runtime=runtime, params=request.query, everything=everything, data=request.body()
+    )
+    return _by_filter(request, outcome)
+
+
+def _everything(request: RecordRequest) -> bool:
+    """`?all=true`: every record, which needs the manage grant (403)."""
+    everything = by_filter.wants_everything(request.query)
+    if everything and not may_access(request.principal, request.name, "manage"):  # type: ignore[arg-type]
+        raise Forbidden(NO_GRANT)
+    return everything
+
+
+def _by_filter(request: RecordRequest, outcome: by_filter.Outcome) -> Answer:
+    if outcome.job is None:
+        return Answer(200, outcome.counts)
+    location = job_url(request, outcome.job.id)
+    return Answer(202, by_filter.job_body(outcome.job), (("Location", location),))
 
 
 def refusal(exc: Exception) -> Answer | None:

@@ -61,6 +61,7 @@ class RecordRequest:
     body: Callable[[], Any] = lambda: None
     if_match: str | None = None
     if_none_match: str | None = None
+    prefer: str | None = None  # the Prefer header: resolution=... makes a create an upsert
     storage: StorageRow | None = None
     storage_known: bool = False
     known: KnownRecord | None = None

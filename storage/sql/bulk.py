@@ -72,10 +72,10 @@ class CopyInsert:
                 keys.sort()
                 for row, key in zip(rows, keys, strict=True):
                     row[self.key_name] = key
-            self._fill_defaults(rows)
+            self.fill_defaults(rows)
             self._copy(cursor.cursor, rows)
 
-    def _fill_defaults(self, rows: list[dict[str, Any]]) -> None:
+    def fill_defaults(self, rows: list[dict[str, Any]]) -> None:
         for name, default in self.defaults:
             for row in rows:
                 if name not in row:

@@ -168,6 +168,9 @@ def _story(app: Callable) -> list[Reply]:
         for record in body.get("results", [body]) if isinstance(body, dict) else body:
             for name in CHANGING:
                 record.pop(name, None)
+        if isinstance(body, dict) and "changes" in body:
+            # A first page's feed cursor is the database's position when it was read.
+            body["changes"] = body["changes"].split("?after=")[0]
     return replies
 
 

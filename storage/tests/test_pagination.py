@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import orjson
 import pytest
+from django.db import connection
 
 from core.testing import storage_db
 
@@ -160,6 +161,7 @@ def test_page_links_are_absolute_and_keep_the_other_parameters(api_client, walka
     params = {"breed__isnull": "false", "ordering": "-age", "limit": "3", "fields": "name"}
 
     first = api_client.get(DOGS, params).json()
+    first.pop("changes")  # on a page asked for without a cursor only (storage.changes)
     second = api_client.get(first["next"]).json()
 
     for link in (first["next"], second["previous"]):
@@ -184,6 +186,7 @@ def test_default_limit_is_100(api_client, dogs):
     created = _bulk(api_client, 101)
 
     first = api_client.get(DOGS).json()
+    first.pop("changes")  # on a page asked for without a cursor only (storage.changes)
     second = api_client.get(first["next"]).json()
 
     assert len(first["results"]) == 100
@@ -330,8 +333,17 @@ def test_unknown_field_in_fields_answers_400(api_client, dogs, fields, messages)
     assert response.json() == _invalid({"fields": messages})
 
 
+def _first_cursor(api_client) -> str:
+    return parse_qs(urlsplit(api_client.get(DOGS, {"limit": 1}).json()["next"]).query)["cursor"][0]
+
+
 def test_count_is_not_given_unless_asked(api_client, walkable):
-    assert set(api_client.get(DOGS).json()) == {"results", "next", "previous"}
+    assert set(api_client.get(DOGS).json()) == {"results", "next", "previous", "changes"}
+    assert set(api_client.get(DOGS, {"cursor": _first_cursor(api_client)}).json()) == {
+        "results",
+        "next",
+        "previous",
+    }
 
 
 def test_count_exact_gives_the_total_of_the_filtered_list(api_client, walkable):
@@ -364,6 +376,8 @@ def test_a_page_costs_two_queries_at_any_depth(api_client, walkable, django_asse
 
     for url in (first, last):
         # The token with the storage's serving version, then the page: no count, no OFFSET.
-        with django_assert_num_queries(2) as captured:
+        # (SQLite reads a first page's feed bound apart, from its counter: storage.changes.)
+        sqlite_first = url == first and connection.vendor == "sqlite"
+        with django_assert_num_queries(3 if sqlite_first else 2) as captured:
             assert api_client.get(url).status_code == 200
         assert all("OFFSET" not in query["sql"].upper() for query in captured.captured_queries)

@@ -107,7 +107,29 @@ def _more(admin: APIClient, reader: APIClient, anonymous: APIClient) -> list[Any
         admin.get(URL, HTTP_ACCEPT=""),
         admin.get(f"{URL}1/", HTTP_ACCEPT="application/json"),
         admin.get(URL, HTTP_ACCEPT="*/*"),
+        *_upserts(admin, reader),
         *_write_only(),
+    ]
+
+
+def _upserts(admin: APIClient, reader: APIClient) -> list[Any]:
+    """Prefer: resolution=...: created, updated, unchanged, and the refusals."""
+    merge = {"HTTP_PREFER": "resolution=merge-duplicates"}
+    by_name = f"{URL}?on_conflict=name,born"
+    zed = {**REX, "name": "Zed", "born": "2021-01-01"}
+    return [
+        admin.post(by_name, zed, format="json", **merge),  # 201
+        admin.post(by_name, [{**zed, "age": 6}, zed], format="json", **merge),  # 200
+        admin.post(by_name, {**zed, "age": 3}, format="json", **merge),  # 200: unchanged
+        admin.post(f"{URL}?on_conflict=breed", zed, format="json", **merge),  # 400
+        admin.post(URL, zed, format="json", **merge),  # 400: a serial key
+        admin.post(by_name, zed, format="json", HTTP_PREFER="resolution=no"),  # 400
+        reader.post(by_name, zed, format="json", **merge),  # 403
+        admin.patch(f"{URL}?name=Zed", {"age": 7}, format="json"),  # 200, by filter
+        admin.patch(f"{URL}?name=Zed", {"age": "old"}, format="json"),  # 400
+        admin.delete(f"{URL}?name=Nobody"),  # 200: nothing matched
+        admin.delete(URL),  # 400: no filter
+        reader.delete(f"{URL}?name=Zed"),  # 403
     ]
 
 
@@ -143,6 +165,9 @@ def _answers(responses: list[Any]) -> list[tuple]:
         for record in _records(body):
             for name in CHANGING:
                 record.pop(name, None)
+        if isinstance(body, dict) and "changes" in body:
+            # A first page's feed cursor is the database's position when it was read.
+            body["changes"] = body["changes"].split("?after=")[0]
         headers = {name: value for name, value in response.items() if name not in GENERATED}
         assert response["X-Request-ID"]
         if response.request["REQUEST_METHOD"] != "HEAD":  # (the test client drops its body)
@@ -180,6 +205,7 @@ def test_both_paths_give_the_same_answers(settings):
         401, 401, 401, 406, 404, 404,
         200, 200, 201, 400, 409, 403, 401, 404, 428, 412, 403, 401, 204, 404,
         406, 406, 200, 200,
+        201, 200, 200, 400, 400, 400, 403, 200, 400, 200, 400, 403,
         201, 200, 412, 403, 204,
     ]  # fmt: skip
     for position, (expected, got) in enumerate(zip(general, fast, strict=True)):

@@ -317,13 +317,16 @@ def test_any_text_key_gets_a_location_that_reads_it_back(api_client, keyed, key,
 
 
 @pytest.mark.parametrize("fast", [True, False], ids=["fast-path", "drf"])
-@pytest.mark.parametrize("key", [".", "..", "../../auth/tokens", "a/b", "/", "x/"])
+@pytest.mark.parametrize("key", [".", "..", "../../auth/tokens", "a/b", "/", "x/", "changes"])
 def test_a_text_key_that_is_no_single_url_segment_answers_400(
     api_client, keyed, key, fast, settings
 ):
     settings.RECORDS_FAST_PATH = fast
     url = keyed("things", "code", "text")
-    message = f"{key!r} cannot be a key: '.', '..' and keys holding '/' have no URL of their own."
+    message = (
+        f"{key!r} cannot be a key: '.', '..', 'changes' (the change feed's URL) and keys "
+        "holding '/' have no URL of their own."
+    )
 
     one = api_client.post(url, {"code": key, "label": "x"}, format="json")
     bulk = api_client.post(url, [{"code": "fine"}, {"code": key}], format="json")

@@ -74,6 +74,17 @@ def test_the_quickstart_runs_as_written(live_server, tmp_path) -> None:
     assert run.returncode == 0, f"{run.stderr}\n--- stdout ---\n{run.stdout}"
     assert run.stderr.count("### block") == len(blocks)
     assert '{"events":5,"unmatched":1,' in run.stdout
+    # The feed from its beginning: Oscar as re-delivered, Mia (adopted) as a tombstone.
+    assert re.search(
+        r'\{"chip":"985-1003","name":"Oscar","indoor":false,"_version":\d+,', run.stdout
+    )
+    assert re.search(r'\{"chip":"985-1002","_version":\d+,"_deleted":true,', run.stdout)
+    # The feed after the snapshot: Kit once, as it is now, then Tom's tombstone.
+    assert re.search(
+        r'\{"results":\[\{"chip":"985-1009","name":"Kit","indoor":true,"_version":\d+,'
+        r'"_position":"[^"]+"\},\{"chip":"985-1001","_version":1,"_deleted":true,',
+        run.stdout,
+    )
     # Rex (the first dog, version 1) updated after three ingested dogs took 2, 3 and 4.
     assert '"current_version":5}\n412\n' in run.stdout
     assert '{"name":"dogs","version":2,"serving_version":2,"status":"ready"' in run.stdout
@@ -89,7 +100,9 @@ def test_the_quickstart_runs_as_written(live_server, tmp_path) -> None:
     assert dogs.model.objects.get(name="Nala").colour == "grey"
     assert dogs.model.objects.get(name="Rex").age == 4
     cats = set(runtime_for("cats").model.objects.values_list("name", flat=True))
-    assert cats == {"Tom", "Mia", "Oscar", *(["Zoe"] if on_postgresql() else [])}
+    assert cats == {"Tom", "Oscar", *(["Zoe"] if on_postgresql() else [])}  # Mia adopted
+    assert runtime_for("cats").model.objects.get(name="Oscar").indoor is False
+    assert '"updated":1,"unchanged":0,"skipped":0,"stale":1,"deleted":1' in run.stdout
     logged = StorageDefinition.objects.filter(name="animal_log").exists()
     assert logged is on_postgresql()
     assert list(tmp_path.iterdir()) == [tmp_path / "var"]  # the walk-through cleans up

@@ -86,7 +86,17 @@ def test_chunked_ndjson_is_ingested_like_the_same_body_with_a_length(server, adm
     assert announced.body == {
         "events": 100,
         "unmatched": 25,
-        "storages": {FEED["name"]: {"written": 75, "rejected": []}},
+        "storages": {
+            FEED["name"]: {
+                "written": 75,
+                "updated": 0,
+                "unchanged": 0,
+                "skipped": 0,
+                "stale": 0,
+                "deleted": 0,
+                "rejected": [],
+            }
+        },
     }
     assert (streamed.status, streamed.body) == (200, announced.body)
     assert stored() == 150

@@ -222,7 +222,15 @@ def test_ingest_keeps_every_number_exactly(api_client, content_type):
     events = [_event(field, raw) for field, raw, _ in kept.values()]
     body = f"[{', '.join(events)}]" if content_type != NDJSON else "\n".join(events)
 
-    assert _ingested(api_client, body, content_type) == {"written": len(kept), "rejected": []}
+    assert _ingested(api_client, body, content_type) == {
+        "written": len(kept),
+        "updated": 0,
+        "unchanged": 0,
+        "skipped": 0,
+        "stale": 0,
+        "deleted": 0,
+        "rejected": [],
+    }
     response = api_client.get(NUMBERS, {"limit": len(kept), "ordering": "-id"})
     stored = list(reversed(response.json()["results"]))
     for record, (field, _, shown) in zip(stored, kept.values(), strict=True):

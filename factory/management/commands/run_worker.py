@@ -6,11 +6,13 @@ from django.core.management.base import BaseCommand
 from django.utils.crypto import get_random_string
 from django_tasks_db.compat import DEFAULT_TASK_BACKEND_ALIAS, DEFAULT_TASK_QUEUE_NAME
 
-from factory.worker import Heartbeat, ResilientWorker, mute_pool_warnings
+from factory.worker import Heartbeat, ResilientWorker, mute_pool_warnings, resume_registered
 
 
 class Command(BaseCommand):
-    help = "Start the task worker (storage migrations), after resuming interrupted ones."
+    help = (
+        "Start the task worker (storage migrations, record jobs), after resuming interrupted ones."
+    )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument(
@@ -25,11 +27,16 @@ class Command(BaseCommand):
             help="Exit once the queue is empty (tests, one-off runs).",
         )
 
+    def resume(self) -> None:
+        """Migrations left pending or migrating, then what the other apps left (jobs)."""
+        call_command("resume_migrations", stdout=self.stdout)
+        resume_registered()
+
     def handle(self, *args, interval: float, batch: bool, **options) -> None:
         mute_pool_warnings()
         worker_id = get_random_string(32)
         worker = ResilientWorker(
-            resume=lambda: call_command("resume_migrations", stdout=self.stdout),
+            resume=self.resume,
             queue_names=[DEFAULT_TASK_QUEUE_NAME],
             interval=interval,
             batch=batch,

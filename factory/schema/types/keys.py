@@ -27,14 +27,21 @@ MAX_TEXT_KEY = 255
 _DOT_SEGMENTS = frozenset({".", ".."})
 
 
+# Path segments the records API routes itself below a storage (the change feed).
+ROUTED_SEGMENTS = frozenset({"changes"})
+
+
 def addressable(key: str) -> bool:
     """Whether a text key can be the one path segment of its record's URL."""
-    return key not in _DOT_SEGMENTS and "/" not in key
+    return key not in _DOT_SEGMENTS and key not in ROUTED_SEGMENTS and "/" not in key
 
 
 def unaddressable(key: str) -> str:
     """The validation message for a key that `addressable` refuses."""
-    return f"{key!r} cannot be a key: '.', '..' and keys holding '/' have no URL of their own."
+    return (
+        f"{key!r} cannot be a key: '.', '..', 'changes' (the change feed's URL) and keys "
+        "holding '/' have no URL of their own."
+    )
 
 
 def _integer_from_url(raw: str) -> Any:

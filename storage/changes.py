@@ -1,0 +1,218 @@
+"""The change feed's reads: every record's latest state and every deletion, in feed order,
+a page at a time (GET /api/v1/storage/{name}/changes/).
+
+Positions are (transaction, sequence), written by the database itself on every write
+(factory.schema.feed says how). A page serves only positions at or below the *bound*: the
+highest position no transaction still running can come in under.
+- PostgreSQL: every transaction whose id is below the reading snapshot's xmin has ended,
+  and any later one gets a higher id, so the bound is (xmin - 1, the highest sequence).
+- SQLite: writers draw their versions in their own transaction, one writer at a time, so
+  the version counter's committed value is the bound, in transaction 0.
+The bound is read before the page, so everything at or below it is visible to the page's
+statements. A page that is not full has served everything up to the bound: its cursor
+moves there, and the next poll starts from it (filtered-out records included).
+
+A record appears once, at its latest position (a state feed, like CouchDB's `_changes`);
+a tombstone for a key that exists again is left out (the record's own entry follows).
+Records already in a table when the feed was installed sit in transaction 0 by their
+`_version`; versions given before per-storage counters existed may repeat, so entries
+tie-break on the key.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import hashlib
+import heapq
+import hmac
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+
+from core.errors import CursorExpired, FeedNotReady, ValidationFailed
+from factory.models import FeedStatus, StorageDefinition
+from factory.schema import names
+from storage.runtime import RecordRuntime
+from storage.selectors import RecordList, page_limit, projection
+from storage.serializers import represent_all
+from storage.sql import changes as sql
+from storage.sql.changes import MAX_SEQ, Position
+
+# What the feed reads from the query besides the storage's filters.
+FEED_PARAMETERS = names.FEED_PARAMETERS
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a consumer stands: after `position` (and, among records at that very position,
+    after `key`; None after a tombstone or a bound)."""
+
+    position: Position
+    key: Any = None
+
+
+START = Cursor(Position(-1, MAX_SEQ))  # before everything (no `after`)
+
+
+@dataclass
+class ChangesPage:
+    entries: list[dict[str, Any]]
+    next: str  # the cursor to come back with, present even when nothing changed
+
+
+# --- cursors --------------------------------------------------------------------------
+
+
+@functools.cache
+def _signing_key(secret: str) -> bytes:
+    return hashlib.sha256(b"datastorage.changes|" + secret.encode()).digest()
+
+
+def _sign(payload: bytes) -> bytes:
+    return hmac.new(_signing_key(settings.SECRET_KEY), payload, hashlib.sha256).digest()[:12]
+
+
+def encode_cursor(storage_id: int, cursor: Cursor) -> str:
+    """Opaque to clients: the position, signed, bound to its storage."""
+    key = cursor.key
+    payload = orjson.dumps(
+        [storage_id, cursor.position.txid, cursor.position.seq, key], default=str
+    )
+    raw = base64.urlsafe_b64encode(payload + _sign(payload)).decode()
+    return raw.rstrip("=")
+
+
+def decode_cursor(raw: str, runtime: RecordRuntime) -> Cursor:
+    invalid = ValidationFailed(
+        {"after": ["Invalid cursor; use the `next` link or an entry's `_position`."]}
+    )
+    try:
+        data = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
+    except (ValueError, binascii.Error):
+        raise invalid from None
+    payload, signature = data[:-12], data[-12:]
+    if len(data) <= 12 or not hmac.compare_digest(signature, _sign(payload)):
+        raise invalid
+    storage_id, txid, seq, key = orjson.loads(payload)
+    if storage_id != runtime.storage_id:
+        raise ValidationFailed({"after": ["This cursor belongs to another storage."]})
+    if key is not None:
+        field = runtime.model._meta.pk
+        try:
+            key = field.to_python(key)
+        except (DjangoValidationError, ValueError, TypeError):
+            raise invalid from None
+    return Cursor(Position(txid, seq), key)
+
+
+# --- reading a page ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FeedQuery:
+    """A feed request's parameters, checked: where to start, what to show, how many."""
+
+    cursor: Cursor
+    pairs: list[tuple[str, Any]]
+    limit: int
+    queryset: Any  # the storage's filters applied
+
+
+def feed_query(*, runtime: RecordRuntime, params: Any) -> FeedQuery:
+    """Raises ValidationFailed (a parameter), CursorExpired (410: tombstones past the cursor
+    were pruned) and FeedNotReady (503: the worker is installing the feed)."""
+    raw = params.get("after")
+    cursor = decode_cursor(raw, runtime) if raw is not None else START
+    query = FeedQuery(
+        cursor=cursor,
+        pairs=projection(runtime, params.get("fields")),
+        limit=page_limit(params.get("limit")),
+        queryset=runtime.filters.apply(runtime.model.objects.all(), params, FEED_PARAMETERS),
+    )
+    _check_served(runtime, cursor)
+    return query
+
+
+def changes_page(*, runtime: RecordRuntime, query: FeedQuery) -> ChangesPage:
+    """The changes after the query's cursor, at most its limit, in feed order."""
+    cursor, limit = query.cursor, query.limit
+    bound = sql.bound(runtime)
+    names_ = [name for name, _ in query.pairs]
+    after = (cursor.position, cursor.key)
+    live = sql.live_rows(runtime, query.queryset, names_, after, bound, limit)
+    gone = sql.tombstones(runtime, cursor.position, bound, limit)
+    merged = list(heapq.merge(live, gone, key=lambda entry: entry.position))
+    served = merged[:limit]
+    records = iter(represent_all((e.row for e in served if not e.tombstone), query.pairs))
+    entries = []
+    last = cursor
+    for entry in served:
+        if entry.tombstone:
+            last = Cursor(entry.position)
+            shown = {runtime.key_name: entry.row["key"], "_version": entry.row["version"]}
+            shown["_deleted"] = True
+        else:
+            last = Cursor(entry.position, entry.row["pk"])
+            shown = next(records)
+        shown["_position"] = encode_cursor(runtime.storage_id, last)
+        entries.append(shown)
+    if len(merged) <= limit:
+        last = Cursor(bound)  # everything up to the bound is served
+    return ChangesPage(entries, encode_cursor(runtime.storage_id, last))
+
+
+def feed_cursor(runtime: RecordRuntime, found: RecordList) -> str:
+    """The cursor a consumer follows the feed from after taking a snapshot of the list:
+    the bound as the snapshot's first page was read (in its statement, or before it), at
+    or below every change that page did not see."""
+    return encode_cursor(runtime.storage_id, Cursor(found.feed_bound))
+
+
+def feed_tag(runtime: RecordRuntime) -> str:
+    """The feed's ETag: its high-water position now, in the version's shape."""
+    txid, seq = sql.high_water(runtime, sql.bound(runtime))
+    return f'W/"{runtime.version}.{txid}.{seq}"'
+
+
+# Storages whose feed this process saw ready: a feed never goes back to pending (a storage
+# dropped and made again has another id), so remembering it costs no correctness.
+_ready: set[int] = set()
+
+
+def feed_ready(runtime: RecordRuntime) -> bool:
+    if runtime.storage_id in _ready:
+        return True
+    status = (
+        StorageDefinition.objects.filter(pk=runtime.storage_id)
+        .values_list("feed_status", flat=True)
+        .first()
+    )
+    if status == FeedStatus.READY:
+        _ready.add(runtime.storage_id)
+    return status == FeedStatus.READY
+
+
+def _check_served(runtime: RecordRuntime, cursor: Cursor) -> None:
+    status, pruned_txid, pruned_seq = (
+        StorageDefinition.objects.filter(pk=runtime.storage_id)
+        .values_list("feed_status", "feed_pruned_txid", "feed_pruned_seq")
+        .get()
+    )
+    if status != FeedStatus.READY:
+        raise FeedNotReady(
+            f"The change feed of '{runtime.name}' is being installed by the worker (its "
+            "table predates the feed); retry shortly.",
+            retry_after=5,
+        )
+    if cursor is not START and cursor.position < Position(pruned_txid, pruned_seq):
+        list_url = f"/api/v1/storage/{runtime.name}/"
+        raise CursorExpired(
+            "Deletions after this cursor were pruned (FEED_TOMBSTONE_DAYS): take a fresh "
+            "snapshot of the list and follow the feed from the cursor it gives.",
+            list=list_url,
+        )
