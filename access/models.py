@@ -6,6 +6,7 @@ import operator
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -87,6 +88,35 @@ class Grant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.token.name} → {self.storage.name}: {', '.join(self.access)}"
+
+    @property
+    def access(self) -> list[str]:
+        return list(grant_decode(getattr(self, kind) for kind in GRANT_KINDS))
+
+
+class UserGrant(models.Model):
+    """What a staff user of the Django admin may do with one storage through the browsable
+    API and Swagger UI (their admin session; superusers may do everything, as admin
+    tokens). The same kinds as a token's Grant, read by the same rule (access.grants)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="storage_grants"
+    )
+    storage = models.ForeignKey(
+        "factory.StorageDefinition", on_delete=models.CASCADE, related_name="user_grants"
+    )
+    # One boolean column per kind in access.grants.GRANT_KINDS, in that order.
+    read = models.BooleanField(default=False)
+    write = models.BooleanField(default=False)
+    manage = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "storage"], name="unique_user_storage")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.storage.name}: {', '.join(self.access)}"
 
     @property
     def access(self) -> list[str]:

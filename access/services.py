@@ -131,11 +131,13 @@ def grant_audit(
     *,
     actor: Actor,
     storage: str,
-    token_id: int,
+    token_id: int | None,
     before: list[str] | None,
     after: list[str] | None,
+    user: str | None = None,
 ) -> None:
-    """Audit a grant given (`before` None), changed, or taken away (`after` None)."""
+    """Audit a grant given (`before` None), changed, or taken away (`after` None): a token's
+    (`token_id`), or a staff user's (`user`, their username, in its before and after)."""
     if after == before:
         return
     action = Action.GRANT_CHANGE
@@ -148,6 +150,10 @@ def grant_audit(
         action=action,
         storage=storage,
         token_id=token_id,
-        before=None if before is None else {"access": before},
-        after=None if after is None else {"access": after},
+        before=None if before is None else _grant_state(before, user),
+        after=None if after is None else _grant_state(after, user),
     )
+
+
+def _grant_state(access: list[str], user: str | None) -> dict[str, Any]:
+    return {"access": access} if user is None else {"access": access, "user": user}

@@ -26,4 +26,7 @@ class TokenRateThrottle(SimpleRateThrottle):
         principal = request.user
         if not getattr(principal, "is_authenticated", False) or principal.admin:
             return None
-        return self.cache_format % {"scope": self.scope, "ident": principal.token_id}
+        ident = principal.token_id
+        if ident is None:  # a staff user's session (access.authentication)
+            ident = f"user-{principal.user_id}"
+        return self.cache_format % {"scope": self.scope, "ident": ident}

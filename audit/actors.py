@@ -45,6 +45,8 @@ def actor_from_request(request: Any) -> Actor:
     }
     if getattr(user, "token_id", None) is not None:
         return Actor(kind="token", id=user.token_id, name=user.name, **context)
+    if getattr(user, "user_id", None) is not None:  # a staff user's session, over the API
+        return Actor(kind="admin", id=user.user_id, name=user.name, **context)
     if getattr(user, "is_staff", False):
         return Actor(kind="admin", id=user.pk, name=user.get_username(), **context)
     return Actor(kind="system", id=None, name="system", **context)

@@ -52,6 +52,21 @@ _DRF_CODES: dict[type[drf.APIException], tuple[str, str]] = {
 
 def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     set_rollback()
+    response = _problem(exc, context)
+    if response is not None and _renders_html(context):
+        # The browsable API renders the problem in its page: the page's own type, not
+        # problem+json on an HTML body (a browser would show raw markup).
+        response.content_type = None
+    return response
+
+
+def _renders_html(context: dict[str, Any]) -> bool:
+    """Whether DRF negotiated an HTML renderer for this request (the browsable API)."""
+    renderer = getattr(context.get("request"), "accepted_renderer", None)
+    return getattr(renderer, "media_type", "") == "text/html"
+
+
+def _problem(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, errors.DomainError):
         return _domain_response(exc)
     if isinstance(exc, Http404):

@@ -35,13 +35,17 @@ def _default(value: Any) -> Any:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
-def dumps(value: Any) -> bytes:
+def dumps(value: Any, *, indent: bool = False) -> bytes:
+    """Compact JSON; `indent`: two spaces a level, for people (the browsable API)."""
     try:
-        return orjson.dumps(value, default=_default, option=_OPTIONS)
+        return orjson.dumps(
+            value, default=_default, option=_OPTIONS | (orjson.OPT_INDENT_2 if indent else 0)
+        )
     except TypeError:
         # orjson refuses integers beyond 64 bits, which parsing keeps (a value not yet
         # validated, e.g. an event being sized); no stored value holds one.
-        return json.dumps(value, default=_default, separators=(",", ":")).encode()
+        layout: dict[str, Any] = {"indent": 2} if indent else {"separators": (",", ":")}
+        return json.dumps(value, default=_default, **layout).encode()
 
 
 def exact_number(literal: str) -> float | decimal.Decimal:

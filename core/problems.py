@@ -6,11 +6,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
+from django.template.loader import render_to_string
 
-from core.json import dumps
+from core.json import dumps, loads
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
@@ -38,6 +40,30 @@ def problem_response(
     for name, value in (headers or {}).items():
         response[name] = value
     return response
+
+
+def problem_page(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    """`response` (a problem), or for a browser (one that prefers HTML to JSON, as DRF's
+    negotiation picks the browsable API) the same problem as a readable HTML page, with the
+    same status and headers. Django's own errors (no route, a bad Host) use it; DRF's
+    views render problems in the browsable API's page instead."""
+    if request.get_preferred_type(["application/json", "text/html"]) != "text/html":
+        return response
+    body = loads(response.content)
+    page = render_to_string(
+        "core/problem.html", {"problem": body, "json": dumps_pretty(body)}, request=None
+    )
+    html = HttpResponse(page, status=response.status_code)
+    for name, value in response.items():
+        if name != "Content-Type":
+            html[name] = value
+    if getattr(response, "_has_been_logged", False):
+        html._has_been_logged = True  # type: ignore[attr-defined]
+    return html
+
+
+def dumps_pretty(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False)
 
 
 def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:

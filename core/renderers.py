@@ -17,4 +17,12 @@ class JSONRenderer(renderers.BaseRenderer):
     ) -> bytes:
         if data is None:
             return b""
-        return dumps(data)
+        # The browsable API asks for an indented body (its renderer context's `indent`).
+        return dumps(data, indent=bool((renderer_context or {}).get("indent")))
+
+
+class BrowsableAPIRenderer(renderers.BrowsableAPIRenderer):
+    """DRF's browsable API in our page (core/templates/core/api.html): links to the docs
+    and the admin, and who is signed in (never the principal's repr)."""
+
+    template = "core/api.html"

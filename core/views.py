@@ -9,13 +9,14 @@ from django.conf import settings
 from django.core.exceptions import DisallowedHost, SuspiciousOperation, TooManyFieldsSent
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
+from django.urls import Resolver404, resolve
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.problems import problem_response
+from core.problems import problem_page, problem_response
 
 
 def database_is_reachable() -> bool:
@@ -116,7 +117,7 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
             },
         )
         response._has_been_logged = True  # type: ignore[attr-defined]
-    return response
+    return problem_page(request, response)
 
 
 def _bad_request_detail(exception: Exception | None) -> str:
@@ -129,20 +130,31 @@ def _bad_request_detail(exception: Exception | None) -> str:
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return problem_response(
-        status=404,
-        code="not-found",
-        title="Not found",
-        detail=f"No resource at {request.path}.",
+    detail = f"No resource at {request.path}."
+    if not request.path.endswith("/") and _routed(request.path_info + "/"):
+        # Paths end with a slash here, and nothing redirects to it (APPEND_SLASH is off:
+        # a redirected POST would lose its body): say so.
+        detail += f" Did you mean {request.path}/?"
+    return problem_page(
+        request, problem_response(status=404, code="not-found", title="Not found", detail=detail)
     )
+
+
+def _routed(path: str) -> bool:
+    try:
+        resolve(path)
+    except Resolver404:
+        return False
+    return True
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     request_id = getattr(request, "request_id", "")
-    return problem_response(
+    response = problem_response(
         status=500,
         code="internal-error",
         title="Internal server error",
         detail=f"An unexpected error occurred; quote request id {request_id} when reporting it.",
         request_id=request_id,
     )
+    return problem_page(request, response)

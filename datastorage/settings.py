@@ -1,7 +1,8 @@
 """Django settings for datastorage.
 
 Every setting that differs between machines comes from the environment, read here and
-nowhere else (see docs/operations.md for the full list). With no DATABASE_URL the service
+nowhere else; the README's Configuration table lists every variable with its default
+(tests/docs/test_configuration.py keeps it complete). With no DATABASE_URL the service
 runs on an embedded SQLite file under var/, so `make run` needs no set-up; production runs
 on PostgreSQL with Django's native connection pool.
 """
@@ -267,10 +268,15 @@ RECORDS_FAST_PATH = env_bool("RECORDS_FAST_PATH", True)
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": [
         "core.renderers.JSONRenderer",
-        "rest_framework.renderers.BrowsableAPIRenderer",
+        "core.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
-    "DEFAULT_AUTHENTICATION_CLASSES": ["access.authentication.BearerTokenAuthentication"],
+    # Tokens for machines; a staff user's admin session for a person with a browser (the
+    # browsable API, Swagger UI). The first one's challenge is every 401's WWW-Authenticate.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "access.authentication.BearerTokenAuthentication",
+        "access.authentication.AdminSessionAuthentication",
+    ],
     # Closed by default: views open themselves to client tokens explicitly.
     "DEFAULT_PERMISSION_CLASSES": ["access.permissions.IsAdminToken"],
     "DEFAULT_THROTTLE_CLASSES": ["access.throttling.TokenRateThrottle"],
@@ -295,6 +301,12 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The document describes how machines authenticate (tokens); a staff user's admin
+    # session (the browsable API, Swagger UI's "Try it out") is for people, not listed.
+    "AUTHENTICATION_WHITELIST": [
+        "access.authentication.BearerTokenAuthentication",
+        "access.metrics.MetricsTokenAuthentication",
+    ],
     # Tags and operation ids from the path after it: `storage`, `factory`, `auth`, ...
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "POSTPROCESSING_HOOKS": [

@@ -6,18 +6,21 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from django.conf import settings
+from django.db import DatabaseError, transaction
 from django.db.models import F, QuerySet
 from django.db.models.functions import Now
 
 from core.errors import NotFound, StorageNotFound
 from factory.models import StorageDefinition, StorageVersion, VersionStatus, WorkerHeartbeat
+from factory.schema.builder import build_model
 
 
 def storage_list(*, principal: Any = None) -> QuerySet[StorageDefinition]:
-    """Every storage for an admin token; for a client token, those it has a grant on."""
+    """Every storage for an admin; for anyone else, those they hold a grant on (the
+    principal says which: access.authentication.Principal.grants_filter)."""
     storages = StorageDefinition.objects.order_by("name")
     if principal is not None and not principal.admin:
-        storages = storages.filter(grants__token_id=principal.token_id)
+        storages = storages.filter(principal.grants_filter())
     return storages
 
 
@@ -37,6 +40,28 @@ def version_get(*, storage: StorageDefinition, number: int) -> StorageVersion:
 
 def version_list(*, storage: StorageDefinition) -> QuerySet[StorageVersion]:
     return StorageVersion.objects.filter(storage=storage).order_by("number")
+
+
+def versions_unserved(*, storage: StorageDefinition) -> QuerySet[StorageVersion]:
+    """The versions declared after the one served (pending, migrating or failed): what a
+    migration still has to apply."""
+    return version_list(storage=storage).filter(number__gt=storage.serving_version or 0)
+
+
+def storage_record_count(*, storage: StorageDefinition) -> int | None:
+    """How many records the storage's table holds; None when it serves no table (never
+    created, or gone)."""
+    if storage.serving_version is None:
+        return None
+    version = version_get(storage=storage, number=storage.serving_version)
+    model = build_model(
+        storage_id=storage.id, version=version.number, definition=version.definition
+    )
+    try:
+        with transaction.atomic():  # a missing table must not spoil the caller's transaction
+            return model.objects.count()
+    except DatabaseError:
+        return None
 
 
 def storage_definition(*, storage: StorageDefinition) -> dict[str, Any]:

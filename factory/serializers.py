@@ -66,6 +66,27 @@ class DefinitionInputSerializer(serializers.Serializer):
     source = SourceSerializer(required=False)
 
 
+# The README's example, with the indexes every database has (btree): the body Swagger UI's
+# "Try it out" sends by default, which must create a storage (factory/tests/test_views.py).
+EXAMPLE_DEFINITION: dict = {
+    "name": "dogs",
+    "description": "Dogs out of the animal registry feed",
+    "primary_key": {"name": "id", "type": "serial"},
+    "fields": [
+        {"name": "name", "type": "text", "max_length": 120, "required": True},
+        {"name": "breed", "type": "text", "nullable": True},
+        {"name": "age", "type": "integer", "min": 0, "max": 40, "default": 0},
+        {"name": "weight_kg", "type": "decimal", "max_digits": 6, "decimal_places": 2},
+        {"name": "vaccinated", "type": "boolean", "default": False},
+        {"name": "born", "type": "date"},
+        {"name": "registered_at", "type": "datetime", "required": True},
+        {"name": "size", "type": "text", "choices": ["small", "medium", "large"]},
+        {"name": "extra", "type": "json"},
+    ],
+    "indexes": [{"fields": ["breed"]}, {"fields": ["name", "born"], "unique": True}],
+}
+
+
 class ReadyStatusSerializer(serializers.Serializer):
     name = serializers.CharField()
     version = serializers.IntegerField()

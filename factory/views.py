@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import QuerySet
 from django.urls import reverse
 from drf_spectacular.utils import (
+    OpenApiExample,
     OpenApiParameter,
     PolymorphicProxySerializer,
     extend_schema,
@@ -26,8 +28,9 @@ from audit.actors import actor_from_request
 from core.conditional import etag
 from core.openapi import also_answers, if_match
 from factory import selectors
-from factory.models import StorageDefinition
+from factory.models import StorageDefinition, StorageVersion
 from factory.serializers import (
+    EXAMPLE_DEFINITION,
     ChangeVerdictSerializer,
     DefinitionInputSerializer,
     ReadyStatusSerializer,
@@ -70,14 +73,19 @@ class StorageViewSet(viewsets.GenericViewSet):
         # DRF's OPTIONS answer asks for the object before describing PUT (a 500 without it).
         return selectors.storage_get(name=self.kwargs["name"])
 
+    def get_queryset(self) -> QuerySet[StorageDefinition]:
+        # The browsable API asks a list view for it (its filter form): a 500 without it.
+        return selectors.storage_list(principal=self.request.user)
+
     @extend_schema(summary="List storages", responses=StorageSummarySerializer(many=True))
     def list(self, request: Request) -> Response:
-        page = self.paginate_queryset(selectors.storage_list(principal=request.user))
+        page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(StorageSummarySerializer(page, many=True).data)
 
     @extend_schema(
         summary="Create a storage (and its table) from a definition",
         request=DefinitionInputSerializer,
+        examples=[OpenApiExample("dogs", value=EXAMPLE_DEFINITION, request_only=True)],
         responses={201: StorageDetailSerializer},
     )
     def create(self, request: Request) -> Response:
@@ -154,12 +162,15 @@ class VersionViewSet(viewsets.GenericViewSet):
     lookup_field = "number"
     lookup_value_regex = "[0-9]{1,9}"
 
+    def get_queryset(self) -> QuerySet[StorageVersion]:
+        # The browsable API asks a list view for it (its filter form): a 500 without it.
+        return selectors.version_list(storage=selectors.storage_get(name=self.kwargs["name"]))
+
     @extend_schema(
         summary="List a storage's versions", responses=VersionSummarySerializer(many=True)
     )
     def list(self, request: Request, name: str) -> Response:
-        storage = selectors.storage_get(name=name)
-        page = self.paginate_queryset(selectors.version_list(storage=storage))
+        page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(VersionSummarySerializer(page, many=True).data)
 
     @extend_schema(summary="Read one version, with its full definition")

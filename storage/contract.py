@@ -67,6 +67,8 @@ def record_schemas(definition: StorageSpec) -> dict[str, dict[str, Any]]:
             "description": "The version last read, instead of If-Match.",
         },
     }
+    create = _object(create_props, create_required)
+    create["example"] = record_example(definition)
     upserted = {**every, "_op": {"type": "string", "enum": list(UPSERT_OPERATIONS)}}
     return {
         "Record": _object(every, [*every]),
@@ -79,10 +81,21 @@ def record_schemas(definition: StorageSpec) -> dict[str, dict[str, Any]]:
             "A record in a list: every field, or only those named by `fields` (with the key "
             "and `_version`).",
         ),
-        "RecordCreate": _object(create_props, create_required),
+        "RecordCreate": create,
         "RecordReplace": _object(update_props, needed),
         "RecordPatch": _object(update_props, []),
     }
+
+
+def record_example(definition: StorageSpec) -> dict[str, Any]:
+    """A record this storage accepts, every field filled by its type (or its first
+    choice): the example "Try it out" sends as it is. A natural key is sent too."""
+    example: dict[str, Any] = {}
+    if definition.primary_key.type.natural:
+        example[definition.primary_key.name] = definition.primary_key.type.example()
+    for spec in definition.fields:
+        example[spec.name] = spec.choices[0] if spec.choices else spec.type.example(spec)
+    return example
 
 
 def _object(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 
 from core.openapi import also_answers, if_match
 from storage import export
@@ -136,7 +136,9 @@ LIST_PARAMETERS = [
     ),
     OpenApiParameter(
         "filters",
-        {"type": "object", "additionalProperties": {"type": "string"}},
+        # The empty example keeps Swagger UI from filling in (and sending) its own sample,
+        # `?additionalProp1=string`, which names no field: a 400.
+        {"type": "object", "additionalProperties": {"type": "string"}, "example": {}},
         style="form",
         explode=True,
         description="Filters, one query parameter each: `field=value` (exact), "
@@ -246,6 +248,15 @@ create_records = extend_schema(
     summary="Create a record, or many (an array, all or nothing); or upsert them",
     parameters=[_NAME, _IDEMPOTENCY_KEY, *UPSERT_PARAMETERS],
     request={"application/json": _ONE_OR_MANY},
+    # A record of the storage "create a storage" documents as its example (each storage's
+    # own contract has an example record of its own): "Try it out" sends a valid body.
+    examples=[
+        OpenApiExample(
+            "a record of the dogs example storage",
+            value={"name": "Rex", "breed": "beagle", "registered_at": "2024-05-01T12:00:00Z"},
+            request_only=True,
+        )
+    ],
     responses={
         201: OpenApiResponse(
             _ONE_OR_MANY,

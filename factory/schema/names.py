@@ -6,10 +6,7 @@ Every name that reaches SQL passes through here first; Django then quotes it.
 from __future__ import annotations
 
 import hashlib
-import keyword
 import re
-
-from django.db import models
 
 # Used with fullmatch: `$` alone would also accept a trailing newline ("dogs\n").
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
@@ -23,12 +20,34 @@ FEED_PARAMETERS = frozenset({"after", "limit", "fields", "wait"})
 BY_FILTER_PARAMETERS = frozenset({"all"})
 QUERY_PARAMETERS = LIST_PARAMETERS | FEED_PARAMETERS | BY_FILTER_PARAMETERS
 
-# Names a Django model cannot carry as attributes, or that would shadow its machinery.
-# (What factory.schema.builder adds to a class starts with "_", which no field name can.)
+# Names a Django model cannot carry as attributes, or that would shadow its machinery: the
+# public attributes of django.db.models.Model (Django 5.2), `pk` and `objects`. Spelt out,
+# so that the rule is the same whatever runs it (factory/tests/test_names.py checks that it
+# still covers the installed Django). What factory.schema.builder adds to a class starts
+# with "_", which no field name can.
 MODEL_ATTRIBUTES = frozenset(
-    {"pk", "objects"} | {name for name in dir(models.Model) if name.islower()}
-)
-PYTHON_KEYWORDS = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist)
+    {
+        "adelete", "arefresh_from_db", "asave", "check", "clean", "clean_fields",
+        "date_error_message", "delete", "from_db", "full_clean", "get_constraints",
+        "get_deferred_fields", "objects", "pk", "prepare_database_save", "refresh_from_db",
+        "save", "save_base", "serializable_value", "unique_error_message",
+        "validate_constraints", "validate_unique",
+    }
+)  # fmt: skip
+# Python's keywords and soft keywords in lower case (the only ones a name here can spell),
+# those of Python 3.12 on every version: `type` is refused on 3.11 too, so that a definition
+# valid on one interpreter is valid on all (test_names.py checks the running one's).
+PYTHON_KEYWORDS = frozenset(
+    {
+        "and", "as", "assert", "async", "await", "break", "case", "class", "continue", "def",
+        "del", "elif", "else", "except", "finally", "for", "from", "global", "if", "import",
+        "in", "is", "lambda", "match", "nonlocal", "not", "or", "pass", "raise", "return",
+        "try", "type", "while", "with", "yield",
+    }
+)  # fmt: skip
+# Every name refused as a field or primary-key name, whatever its reason (docs/api.md lists
+# exactly these; test_names.py compares).
+RESERVED_NAMES = PYTHON_KEYWORDS | MODEL_ATTRIBUTES | QUERY_PARAMETERS
 
 # Prefix of every storage table: no Django app is labelled "ds", so no service table
 # can ever be named like a storage table.

@@ -74,6 +74,44 @@ def test_storage_page_shows_the_storage_and_its_versions_read_only(admin_client,
     assert response.context["has_change_permission"] is False
 
 
+def test_storage_page_shows_the_definition_as_tables_with_status_count_and_links(
+    admin_client, create_storage, api_client
+):
+    definition = dogs_definition(
+        source={
+            "match": {
+                "all": [{"path": "/kind", "equals": "dog"}, {"path": "/gone", "exists": False}]
+            },
+            "map": {"name": "/name", "registered_at": "/at"},
+        }
+    )
+    dogs = create_storage(definition)
+    for name in ("Rex", "Ada"):
+        created = api_client.post(
+            "/api/v1/storage/dogs/",
+            {"name": name, "registered_at": "2024-05-01T12:00:00Z"},
+            format="json",
+        )
+        assert created.status_code == 201
+
+    content = admin_client.get(f"{STORAGES}{dogs.pk}/change/").content.decode()
+
+    assert "<td>weight_kg</td><td>decimal</td><td>no</td><td>yes</td><td></td>" in content
+    assert "<td>decimal_places 2, max_digits 6</td>" in content
+    assert (
+        "<td>age</td><td>integer</td><td>no</td><td>yes</td><td>0</td><td>max 40, min 0</td>"
+        in content
+    )
+    assert "<td>name, born</td><td>btree</td><td>yes</td>" in content
+    assert "all of<ul><li><code>/kind</code> equals &quot;dog&quot;</li>" in content
+    assert "<td>registered_at</td><td>/at</td>" in content
+    assert '<p class="storage-ready">version 1: ready; serving version 1</p>' in content
+    assert '<div class="readonly">2</div>' in content  # the record count
+    assert '<a class="storage-records" href="/api/v1/storage/dogs/">Records</a>' in content
+    assert '<a class="storage-contract" href="/api/docs/?storage=dogs">' in content
+    assert "{&quot;" not in content  # no JSON blob on the storage's page
+
+
 def test_failed_storage_page_shows_the_reason(admin_client, failed_cats):
     response = admin_client.get(f"{STORAGES}{failed_cats.pk}/change/")
 
@@ -99,7 +137,8 @@ def test_version_page_shows_the_definition_read_only(admin_client, dogs):
     content = response.content.decode()
     assert response.status_code == 200
     assert escape(json.dumps(version.definition, indent=2)) in content
-    assert escape(json.dumps([{"op": "create_storage"}], indent=2)) in content
+    assert "create storage" in content
+    assert '<table class="storage-fields">' in content
     assert 'name="_save"' not in content
 
 

@@ -52,6 +52,7 @@ def test_every_field_type_implements_every_hook(name):
     for lookup in field_type.lookups:
         assert isinstance(field_type.filter("f", lookup), df.Filter)
     assert isinstance(field_type.schema(spec), dict)
+    assert field.run_validation(field_type.example(spec)) is not None  # accepted
     assert psycopg.adapters.types.get(field_type.copy_type(spec)) is not None
     assert field_type.csv_form in CSV_FORMS
     assert field_type.represent is None or callable(field_type.represent)
@@ -68,6 +69,7 @@ def test_every_key_type_implements_every_hook(name):
     assert callable(key_type.accept_check(key_type.serializer_field("k")))
     assert key_type.from_url("not a key of any type/") in (None, "not a key of any type/")
     assert isinstance(key_type.schema(), dict)
+    assert key_type.problem(key_type.example()) is None
     assert psycopg.adapters.types.get(key_type.copy_as) is not None
     assert not (key_type.generated and key_type.natural)
 
@@ -83,6 +85,7 @@ class Rating(FieldType):
     lookups = ("exact", "in", "gte")
     openapi: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": 5}
     copy_as = "int2"
+    sample = 4
 
     @classmethod
     def model_field(cls, spec: FieldSpec) -> models.Field:

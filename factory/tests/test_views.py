@@ -10,6 +10,7 @@ from unittest import mock
 
 import pytest
 from django.db import DatabaseError, connection
+from drf_spectacular.generators import SchemaGenerator
 
 from core.testing import storage_db
 from factory.models import StorageDefinition, StorageVersion
@@ -154,6 +155,19 @@ def test_post_of_the_readme_example_creates_its_table_and_indexes(api_client):
         "source": None,
     }
     assert indexes("ds_dogs") == {("btree", ("breed",)), ("unique", ("name", "born"))}
+
+
+@storage_db
+def test_the_documented_example_body_creates_a_storage(api_client):
+    # What Swagger UI's "Try it out" sends by default for this operation.
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    body = schema["paths"]["/api/v1/factory/storage/"]["post"]["requestBody"]
+    example = body["content"]["application/json"]["examples"]["Dogs"]["value"]
+
+    response = post(api_client, example)
+
+    assert response.status_code == 201, response.json()
+    assert response.json()["name"] == "dogs"
 
 
 @pytest.mark.postgresql

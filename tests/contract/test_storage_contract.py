@@ -234,6 +234,33 @@ def test_the_contract_follows_the_serving_version(
     assert "colour__isnull" in list_parameters(document)
 
 
+@storage_db
+@pytest.mark.parametrize("key_type", ["serial", "uuid", "integer", "text"])
+def test_the_example_record_of_the_contract_is_created_as_it_is(
+    api_client, create_storage, key_type
+):
+    # Every type, bounds that exclude the samples, choices, a decimal with no whole digit:
+    # what Swagger UI's "Try it out" sends by default must be accepted.
+    fields = [
+        *dogs_definition()["fields"],
+        {"name": "height_cm", "type": "float", "min": 10, "max": 20},
+        {"name": "debt", "type": "decimal", "max_digits": 4, "decimal_places": 2, "max": "-1"},
+        {"name": "ratio", "type": "decimal", "max_digits": 3, "decimal_places": 3},
+        {"name": "code", "type": "text", "max_length": 3, "required": True},
+        {"name": "rank", "type": "integer", "choices": [7, 9], "required": True},
+    ]
+    create_storage(dogs_definition(primary_key={"name": "id", "type": key_type}, fields=fields))
+    document = contract(api_client)
+    schema = document["components"]["schemas"]["RecordCreate"]
+
+    created = api_client.post(RECORDS, schema["example"], format="json")
+
+    assert conforms(document, schema, schema["example"]) == []
+    assert created.status_code == 201, created.json()
+    assert created.json()["debt"] == "-1.00"
+    assert (created.json()["ratio"], created.json()["code"]) == ("0.000", "exa")
+
+
 @pytest.mark.django_db
 def test_the_contract_of_an_unknown_storage_answers_404(api_client):
     response = api_client.get(CONTRACT.format("nothing"))

@@ -55,6 +55,8 @@ class FieldType:
     # (None: the value itself), when orjson spells the value as `represent` would.
     represent: ClassVar[Converter | None] = None
     render: ClassVar[Converter | None]
+    # A valid value, before a field's constraints (`example` fits it to them).
+    sample: ClassVar[Any]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -102,6 +104,12 @@ class FieldType:
     def description(cls, spec: FieldSpec) -> str | None:
         """A sentence for the contract, where the schema cannot say it all."""
         return None
+
+    @classmethod
+    def example(cls, spec: FieldSpec) -> Any:
+        """A value the field accepts, as JSON sends it: the contract's example record, which
+        Swagger UI's "Try it out" sends as it is (`choices` are storage.contract's)."""
+        return cls.sample
 
     @classmethod
     def copy_type(cls, spec: FieldSpec) -> str:
@@ -157,6 +165,11 @@ class KeyType:
     @classmethod
     def schema(cls) -> dict[str, Any]:
         return dict(cls.value_type.openapi)
+
+    @classmethod
+    def example(cls) -> Any:
+        """A key a client may send (for a natural key, the contract's example record)."""
+        return cls.value_type.example(cls.value_spec(""))
 
 
 FIELD_TYPES: dict[str, type[FieldType]] = {}

@@ -28,6 +28,7 @@ def _boolean(raw: Any) -> Any:
 class BooleanType(FieldType):
     name = "boolean"
     openapi: ClassVar[dict[str, Any]] = {"type": "boolean"}
+    sample = False
     copy_as = "bool"
 
     @classmethod

@@ -49,6 +49,7 @@ class JSONType(FieldType):
     index_types = frozenset({"gin"})
     orderable = False  # no order between documents
     openapi: ClassVar[dict[str, Any]] = {}
+    sample: ClassVar[Any] = {"note": "any JSON document"}
     copy_as = "jsonb"
     csv_form = "json"
 

@@ -40,6 +40,16 @@ class _Number(FieldType):
     limits: ClassVar[tuple[Any, Any]] = (None, None)
 
     @classmethod
+    def example(cls, spec: FieldSpec) -> Any:
+        """The sample, moved inside the field's bounds."""
+        value = cls.sample
+        if spec.min is not None and value < spec.min:
+            value = spec.min
+        if spec.max is not None and value > spec.max:
+            value = spec.max
+        return value
+
+    @classmethod
     def schema(cls, spec: FieldSpec) -> dict[str, Any]:
         schema = dict(cls.openapi)
         low = spec.min if spec.min is not None else cls.limits[0]
@@ -59,6 +69,7 @@ class IntegerInFilter(df.BaseInFilter, df.NumberFilter):
 class IntegerType(_Number):
     name = "integer"
     openapi: ClassVar[dict[str, Any]] = {"type": "integer", "format": "int64"}
+    sample = 1
     copy_as = "int8"
     limits = (strict.INT64_MIN, strict.INT64_MAX)
 
@@ -106,6 +117,7 @@ class FloatInFilter(df.BaseInFilter, df.NumberFilter):
 class FloatType(_Number):
     name = "float"
     openapi: ClassVar[dict[str, Any]] = {"type": "number", "format": "double"}
+    sample = 1.5
     copy_as = "float8"
 
     @classmethod
@@ -170,6 +182,21 @@ class DecimalType(_Number):
     }
     copy_as = "numeric"
     represent = staticmethod(_decimal_string)
+    sample = Decimal(1)
+
+    @classmethod
+    def example(cls, spec: FieldSpec) -> Any:
+        """The sample inside the bounds (kept as strings in the normal form), spelt with the
+        field's decimal places (a string, as the API returns decimals)."""
+        bounds = [None if bound is None else Decimal(str(bound)) for bound in (spec.min, spec.max)]
+        places = spec.decimal_places or 0
+        # No digit before the point (max_digits == decimal_places): 1 would not fit.
+        value = cls.sample if (spec.max_digits or 1) > places else Decimal(0)
+        if bounds[0] is not None and value < bounds[0]:
+            value = bounds[0]
+        if bounds[1] is not None and value > bounds[1]:
+            value = bounds[1]
+        return str(value.quantize(Decimal(1).scaleb(-places)))
 
     @classmethod
     def model_field(cls, spec: FieldSpec) -> models.Field:

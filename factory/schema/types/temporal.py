@@ -50,6 +50,7 @@ class DateType(FieldType):
     lookups = COMPARISONS
     index_types = ORDERED_INDEXES
     openapi: ClassVar[dict[str, Any]] = {"type": "string", "format": "date"}
+    sample = "2024-05-01"
     copy_as = "date"
     represent = staticmethod(_isoformat)
     render = None  # orjson writes a date as isoformat() does
@@ -108,6 +109,7 @@ class DateTimeType(FieldType):
     lookups = COMPARISONS
     index_types = ORDERED_INDEXES
     openapi: ClassVar[dict[str, Any]] = {"type": "string", "format": "date-time"}
+    sample = "2024-05-01T12:00:00Z"
     copy_as = "timestamptz"
     represent = staticmethod(_utc)
     render = staticmethod(_in_utc)  # orjson then writes it as _utc does

@@ -45,6 +45,7 @@ class TextType(FieldType):
     options = frozenset({"max_length", "choices"})
     lookups = ("exact", "in", "contains", "icontains", "startswith")
     openapi: ClassVar[dict[str, Any]] = {"type": "string"}
+    sample = "example"
     copy_as = "text"
     csv_form = "text"
 
@@ -69,6 +70,10 @@ class TextType(FieldType):
     @classmethod
     def in_filter(cls, **kwargs: Any) -> df.Filter:
         return TextInFilter(**kwargs)
+
+    @classmethod
+    def example(cls, spec: FieldSpec) -> Any:
+        return cls.sample[: spec.max_length] if spec.max_length else cls.sample
 
     @classmethod
     def schema(cls, spec: FieldSpec) -> dict[str, Any]:

@@ -40,6 +40,7 @@ class UUIDType(FieldType):
     name = "uuid"
     options = frozenset({"choices"})
     openapi: ClassVar[dict[str, Any]] = {"type": "string", "format": "uuid"}
+    sample = "6f1c2a3e-9b8d-4c7a-a1e2-3f4b5c6d7e8f"
     copy_as = "uuid"
     represent = staticmethod(_uuid_string)
     render = None  # orjson writes a UUID as str() does
