@@ -20,6 +20,7 @@ from django.db.models import F, Min
 from django.utils import timezone
 
 from core import metrics
+from core.batches import key_batch
 from factory.models import StorageDefinition, StorageVersion
 from factory.schema import ddl
 from factory.schema.builder import build_model
@@ -84,10 +85,9 @@ def _delete_batch(expired: models.QuerySet, batch: int) -> tuple[int, bool]:
     """Delete the first `batch` expired records in key order, in one transaction; returns
     how many went and whether more may be left."""
     with transaction.atomic():
-        edge = list(expired.order_by("pk").values_list("pk", flat=True)[batch - 1 : batch])
-        chunk = expired.filter(pk__lte=edge[0]) if edge else expired
+        chunk, edge = key_batch(expired, batch)
         deleted = chunk._raw_delete(chunk.db) or 0  # None: nothing matched, no statement
-    return deleted, bool(edge)
+    return deleted, edge is not None
 
 
 def _record_run(storage: StorageDefinition, removed: int, oldest: Any, error: str | None) -> None:
