@@ -66,6 +66,8 @@ def test_keep_takes_weeks_or_days_and_time(keep, span):
         ("p90d", f"'p90d' {NOT_DAYS}"),
         ("P1.5D", f"'P1.5D' {NOT_DAYS}"),
         ("-P1D", f"'-P1D' {NOT_DAYS}"),
+        ("P" + "9" * 400 + "D", f"'P{'9' * 400}D' {NOT_DAYS}"),
+        ("PT99999999999S", "must be at most 100 years (P36600D)"),
         ("P0D", "must be longer than zero"),
         ("P99999W", "must be at most 100 years (P36600D)"),
         (90, "must be an ISO 8601 duration string such as 'P90D' or 'PT12H'"),
