@@ -186,6 +186,10 @@ TASKS = {
 WORKER_LATE_SECONDS = env_int("WORKER_LATE_SECONDS", 30)
 # Audit entries older than this are deleted by the worker (audit.services.audit_prune).
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365)
+# Storages with a retention rule: the worker removes their expired records at least this
+# often, RETENTION_BATCH_ITEMS per transaction (factory.services.retention).
+RETENTION_INTERVAL_S = env_int("RETENTION_INTERVAL_S", 600)
+RETENTION_BATCH_ITEMS = env_int("RETENTION_BATCH_ITEMS", 5_000)
 
 # --- Change feed (GET /api/v1/storage/{name}/changes/, storage/changes.py) ---------------
 # Tombstones (deleted records) are kept this long, then pruned by the worker; a consumer

@@ -45,6 +45,9 @@ class StorageDefinition(models.Model):
     # cursor below it may have missed a deletion (410 cursor-expired).
     feed_pruned_txid = models.BigIntegerField(default=0)
     feed_pruned_seq = models.BigIntegerField(default=0)
+    # The worker's last retention run (factory.services.retention): when, how many records
+    # went, the oldest value kept, and an error if it stopped early. Null: never run.
+    retention_last_run = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]

@@ -76,6 +76,7 @@ def storage_definition(*, storage: StorageDefinition) -> dict[str, Any]:
         "fields": latest.definition["fields"],
         "indexes": latest.definition["indexes"],
         "source": latest.definition.get("source"),
+        "retention": latest.definition.get("retention"),
         "created_at": storage.created_at,
         "updated_at": storage.updated_at,
     }
@@ -91,7 +92,19 @@ def ready_status(*, name: str) -> dict[str, Any]:
         "status": latest.status,
         "ready": latest.status == VersionStatus.READY,
         "detail": _version_detail(latest),
+        "retention": _retention_status(storage, latest.definition.get("retention")),
     }
+
+
+def _retention_status(
+    storage: StorageDefinition, rule: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """The rule and the worker's last run of it; None without a rule."""
+    if rule is None:
+        return None
+    run = storage.retention_last_run or {}
+    facts = ("last_run_at", "removed", "oldest_kept", "error")
+    return {**rule, **{fact: run.get(fact) for fact in facts}}
 
 
 def _version_detail(version: StorageVersion) -> str | None:

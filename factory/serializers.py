@@ -40,11 +40,17 @@ class SourceSerializer(serializers.Serializer):
     map = serializers.DictField(child=serializers.CharField())
 
 
+class RetentionSerializer(serializers.Serializer):
+    field = serializers.CharField()
+    keep = serializers.CharField(help_text="ISO 8601 duration of weeks or days and time: P90D")
+
+
 class StorageDetailSerializer(StorageSummarySerializer):
     primary_key = PrimaryKeySerializer()
     fields = FieldSpecSerializer(many=True)
     indexes = IndexSpecSerializer(many=True)
     source = SourceSerializer(allow_null=True)
+    retention = RetentionSerializer(allow_null=True)
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
@@ -64,6 +70,20 @@ class DefinitionInputSerializer(serializers.Serializer):
     fields = FieldSpecSerializer(many=True)
     indexes = IndexSpecSerializer(many=True, required=False)
     source = SourceSerializer(required=False)
+    retention = RetentionSerializer(required=False)
+
+
+class RetentionRunSerializer(serializers.Serializer):
+    """The retention rule and the worker's last run of it (null fields: not run yet)."""
+
+    field = serializers.CharField()
+    keep = serializers.CharField()
+    last_run_at = serializers.DateTimeField(allow_null=True)
+    removed = serializers.IntegerField(allow_null=True, help_text="records the last run removed")
+    oldest_kept = serializers.CharField(
+        allow_null=True, help_text="the retention field's oldest value left (null: none)"
+    )
+    error = serializers.CharField(allow_null=True, help_text="why the last run stopped early")
 
 
 # The README's example, with the indexes every database has (btree): the body Swagger UI's
@@ -94,6 +114,7 @@ class ReadyStatusSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["pending", "migrating", "ready", "failed"])
     ready = serializers.BooleanField()
     detail = serializers.CharField(allow_null=True)
+    retention = RetentionRunSerializer(allow_null=True)
 
 
 class VersionSummarySerializer(serializers.Serializer):

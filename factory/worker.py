@@ -5,7 +5,8 @@ restart ended the process, and a migration cut off by it stayed `migrating` unti
 started a worker again. Here that loop runs inside one that, on a lost database, logs one
 warning, waits for the database with capped exponential back-off, resumes the migrations
 the outage interrupted, and serves the queue again. A thread meanwhile records the
-worker's heartbeat (factory.services.workers), also during long migrations.
+worker's heartbeat (factory.services.workers), also during long migrations, and another
+removes the records of storages with a retention rule (factory.services.retention).
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
+from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, connections
 from django_tasks_db.compat import TaskResultStatus
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 
+from factory.services.retention import retention_run_all
 from factory.services.workers import worker_heartbeat, worker_housekeeping
 
 logger = logging.getLogger("datastorage.worker")
@@ -177,3 +180,34 @@ class Heartbeat(threading.Thread):
         # Broken already: closing it may fail, and Django forgets it either way.
         with contextlib.suppress(*UNREACHABLE):
             connections.close_all()
+
+
+class Retention(threading.Thread):
+    """Runs every storage's retention at start and then every RETENTION_INTERVAL_S, on a
+    connection of its own: apart from the heartbeat, whose beats a long run must not
+    delay, and from the queue loop, whose migrations it must not hold up. An outage or a
+    failed run is only retried at the next run."""
+
+    def __init__(self) -> None:
+        super().__init__(name="worker-retention", daemon=True)
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while True:
+            self.run_once()
+            if self.stopping.wait(settings.RETENTION_INTERVAL_S):
+                return
+
+    @staticmethod
+    def run_once() -> None:
+        try:
+            removed = retention_run_all()
+            if any(removed.values()):
+                logger.info("retention removed %s", removed)
+        except UNREACHABLE:
+            logger.debug("retention run failed: database unreachable", exc_info=True)
+        except Exception:
+            logger.exception("retention run failed")
+        finally:
+            with contextlib.suppress(*UNREACHABLE):
+                connections.close_all()  # back to the pool between runs

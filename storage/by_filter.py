@@ -27,6 +27,7 @@ from django.http import QueryDict
 from django.utils import timezone
 
 from core import metrics
+from core.batches import key_batch
 from core.errors import DomainError, StorageNotFound, ValidationFailed
 from core.exception_handler import domain_status
 from core.problems import problem_body
@@ -265,15 +266,14 @@ def _job_batch(
         rows = rows.filter(pk__gt=parse_key(key_spec, job.after))
     batch = settings.JOB_BATCH_ITEMS
     with transaction.atomic():
-        edge = list(rows.order_by("pk").values_list("pk", flat=True)[batch - 1 : batch])
-        boundary = edge[0] if edge else upto
-        chunk = rows.filter(pk__lte=boundary)
+        chunk, edge = key_batch(rows, batch)
+        boundary = upto if edge is None else edge
         if job.kind == JobKind.DELETE:
             job.processed += _delete(runtime, chunk)
         else:
             job.processed += _update_each_if_needed(job, runtime, chunk, values or {})
         job.after = str(boundary)
-        if not edge or boundary == upto:
+        if edge is None or boundary == upto:
             job.status, job.finished_at = JobStatus.DONE, timezone.now()
         job.save(update_fields=["processed", "after", "status", "finished_at", "errors"])
     return job.status == JobStatus.DONE

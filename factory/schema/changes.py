@@ -2,7 +2,8 @@
 
 Only expanding changes are allowed, so that a model class one version behind stays valid
 for the requests it is still serving: add a field that is nullable or has a default, add
-or drop an index, change the description or a default, relax a constraint.
+or drop an index, change the description, a default, the source or the retention, relax a
+constraint.
 """
 
 from __future__ import annotations
@@ -44,6 +45,11 @@ def diff_definitions(old: dict[str, Any], new: dict[str, Any]) -> Diff:
     if old.get("source") != new.get("source"):
         # Routing is read by the ingest endpoint only: any change is compatible, no DDL.
         diff.changes.append({"op": "change_source"})
+    if old.get("retention") != new.get("retention"):
+        # Read by the worker's retention runs only: any change is compatible, no DDL.
+        diff.changes.append(
+            {"op": "change_retention", "retention": [old.get("retention"), new.get("retention")]}
+        )
     _diff_fields(old["fields"], new["fields"], diff)
     _diff_indexes(old["indexes"], new["indexes"], diff)
     return diff

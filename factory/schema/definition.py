@@ -15,6 +15,7 @@ from rest_framework import serializers
 
 from core.errors import ValidationFailed
 from factory.schema import names
+from factory.schema.retention import normalize_retention
 from factory.schema.source import normalize_source
 from factory.schema.specs import SYSTEM_FIELDS, FieldSpec
 from factory.schema.types import (
@@ -27,7 +28,9 @@ from factory.schema.types import (
     value_field,
 )
 
-DEFINITION_KEYS = frozenset({"name", "description", "primary_key", "fields", "indexes", "source"})
+DEFINITION_KEYS = frozenset(
+    {"name", "description", "primary_key", "fields", "indexes", "source", "retention"}
+)
 PRIMARY_KEY_KEYS = frozenset({"name", "type"})
 INDEX_KEYS = frozenset({"fields", "type", "unique"})
 DEFAULT_PRIMARY_KEY = {"name": "id", "type": "serial"}
@@ -72,9 +75,12 @@ def normalize_definition(data: Any) -> dict[str, Any]:
     errors.raise_if_any()
     result["indexes"] = _indexes(data.get("indexes", []), result["fields"], errors)
     source = _source(data.get("source"), result, errors)
+    retention = normalize_retention(data.get("retention"), result, errors.add)
     errors.raise_if_any()
     if source is not None:
         result["source"] = source
+    if retention is not None:
+        result["retention"] = retention
     return result
 
 

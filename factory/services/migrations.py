@@ -23,6 +23,9 @@ from factory.schema.builder import build_model, check_constraints, index_name, i
 
 logger = logging.getLogger("datastorage.migrations")
 _LOCK_CLASS = 7413  # first key of our advisory locks: "datastorage migration"
+# A storage's retention runs (factory.services.retention): apart from the migration lock,
+# so that a migration never finds its storage taken by a retention run, nor waits for one.
+_RETENTION_LOCK_CLASS = 7414
 
 
 def migration_run(*, storage_id: int, number: int) -> str:
@@ -249,18 +252,32 @@ def _mark_ready(version: StorageVersion) -> None:
 
 @contextmanager
 def storage_lock(storage_id: int) -> Iterator[bool]:
+    with _advisory_lock(_LOCK_CLASS, storage_id) as acquired:
+        yield acquired
+
+
+@contextmanager
+def retention_lock(storage_id: int) -> Iterator[bool]:
+    """Yields whether this session may run the storage's retention (False: another
+    worker does)."""
+    with _advisory_lock(_RETENTION_LOCK_CLASS, storage_id) as acquired:
+        yield acquired
+
+
+@contextmanager
+def _advisory_lock(lock_class: int, storage_id: int) -> Iterator[bool]:
     if connection.vendor != "postgresql":
         yield True
         return
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_LOCK_CLASS, storage_id])
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [lock_class, storage_id])
         acquired = cursor.fetchone()[0]
     try:
         yield acquired
     finally:
         if acquired:
             with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_LOCK_CLASS, storage_id])
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [lock_class, storage_id])
 
 
 @contextmanager

@@ -180,6 +180,7 @@ def test_records_api_serves_the_previous_version_until_the_new_one_is_ready(
         "status": "pending",
         "ready": False,
         "detail": NO_WORKER,
+        "retention": None,
     }
 
     assert migration_run(storage_id=storage.id, number=2) == "ready"
@@ -344,6 +345,7 @@ def test_interrupted_migration_is_resumed_by_the_command(api_client, storage, no
         "status": "migrating",
         "ready": False,
         "detail": NO_WORKER,
+        "retention": None,
     }
     # Half-applied: PostgreSQL committed the column before the crash (SQLite rolled back).
     assert ("color" in columns(TABLE)) is (connection.vendor == "postgresql")
@@ -360,6 +362,7 @@ def test_interrupted_migration_is_resumed_by_the_command(api_client, storage, no
         "status": "ready",
         "ready": True,
         "detail": None,
+        "retention": None,
     }
     assert index_name(TABLE, COLOR_INDEX) in index_names(TABLE)
     assert list(columns(TABLE)).count("color") == 1

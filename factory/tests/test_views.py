@@ -123,6 +123,7 @@ def test_post_creates_the_storage_and_answers_201_with_its_definition(api_client
         ],
         "indexes": [{"fields": ["stars", "body"], "type": "btree", "unique": False}],
         "source": None,
+        "retention": None,
         "created_at": iso(storage.created_at),
         "updated_at": iso(storage.updated_at),
     }
@@ -153,6 +154,7 @@ def test_post_of_the_readme_example_creates_its_table_and_indexes(api_client):
         "status": "ready",
         **normalize_definition(dogs_definition()),
         "source": None,
+        "retention": None,
     }
     assert indexes("ds_dogs") == {("btree", ("breed",)), ("unique", ("name", "born"))}
 
@@ -440,6 +442,7 @@ def test_detail_answers_the_current_definition_with_its_etag(api_client, create_
         "status": "ready",
         **{k: v for k, v in normalize_definition(SMALL).items() if k != "name"},
         "source": None,
+        "retention": None,
         "created_at": iso(storage.created_at),
         "updated_at": iso(storage.updated_at),
     }
@@ -598,6 +601,7 @@ def test_ready_status_through_the_life_of_a_storage(api_client):
         "status": "ready",
         "ready": True,
         "detail": None,
+        "retention": None,
     }
 
     api_client.delete(detail_url("dogs"), HTTP_IF_MATCH='"1"')
@@ -659,6 +663,7 @@ def test_failed_table_creation_keeps_the_storage_as_failed_with_the_reason(api_c
         "status": "failed",
         "ready": False,
         "detail": "disk full",
+        "retention": None,
     }
     assert api_client.get(detail_url("dogs")).json()["status"] == "failed"
     assert api_client.get(STORAGES).json()["results"] == [

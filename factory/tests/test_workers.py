@@ -64,6 +64,7 @@ def expected(detail: str | None, status: str = "pending") -> dict:
         "status": status,
         "ready": False,
         "detail": detail,
+        "retention": None,
     }
 
 

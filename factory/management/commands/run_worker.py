@@ -6,7 +6,13 @@ from django.core.management.base import BaseCommand
 from django.utils.crypto import get_random_string
 from django_tasks_db.compat import DEFAULT_TASK_BACKEND_ALIAS, DEFAULT_TASK_QUEUE_NAME
 
-from factory.worker import Heartbeat, ResilientWorker, mute_pool_warnings, resume_registered
+from factory.worker import (
+    Heartbeat,
+    ResilientWorker,
+    Retention,
+    mute_pool_warnings,
+    resume_registered,
+)
 
 
 class Command(BaseCommand):
@@ -49,9 +55,15 @@ class Command(BaseCommand):
         heartbeat = Heartbeat(worker_id)
         heartbeat.first_beat()
         heartbeat.start()
+        # Retention is periodic upkeep: a one-off --batch run serves the queue only.
+        retention = None if batch else Retention()
+        if retention is not None:
+            retention.start()
         worker.configure_signals()
         try:
             worker.run()
         finally:
             heartbeat.stopping.set()
             heartbeat.join(timeout=5)  # a beat in progress ends before the command does
+            if retention is not None:
+                retention.stopping.set()  # a batch cut off by the exit rolls back whole
