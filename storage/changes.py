@@ -75,8 +75,7 @@ def _signing_key(secret: str) -> bytes:
 
 
 def _sign(payload: bytes) -> bytes:
-    # Keyed BLAKE2b is a MAC by itself (no HMAC construction needed), in one C call: every
-    # entry of a page carries a signed position, a thousand per page.
+    # Keyed BLAKE2b is a MAC by itself (no HMAC construction needed), in one C call.
     key = _signing_key(settings.SECRET_KEY)
     return hashlib.blake2b(payload, key=key, digest_size=12).digest()
 
@@ -129,31 +128,38 @@ class FeedQuery:
 
 
 def feed_query(*, runtime: RecordRuntime, params: Any) -> FeedQuery:
-    """Raises ValidationFailed (a parameter), CursorExpired (410: tombstones past the cursor
-    were pruned) and FeedNotReady (503: the worker is installing the feed)."""
+    """Raises ValidationFailed for a parameter (the cursor's freshness is feed_state's)."""
     filter_values = runtime.filters.values_key(params, FEED_PARAMETERS)
     raw = params.get("after")
     cursor = decode_cursor(raw, runtime) if raw is not None else START
     pairs = projection(runtime, params.get("fields"))
     limit = page_limit(params.get("limit"))
     shape = (runtime.storage_id, runtime.version, filter_values, tuple(pairs), limit)
-    query = FeedQuery(
+    return FeedQuery(
         cursor=cursor,
         pairs=pairs,
         limit=limit,
         queryset=runtime.filters.apply(runtime.model.objects.all(), params, FEED_PARAMETERS),
         shape=shape if pages.keepable(filter_values) else None,
     )
-    return query
 
 
 def feed_state(runtime: RecordRuntime, query: FeedQuery) -> sql.FeedState:
     """What a feed request reads first (bound, high-water mark): raises FeedNotReady (503)
     and CursorExpired (410: tombstones past the query's cursor were pruned)."""
     if not feed_ready(runtime):  # the table may not have the feed's column yet
-        raise _not_ready(runtime)
+        raise FeedNotReady(
+            f"The change feed of '{runtime.name}' is being installed by the worker (its "
+            "table predates the feed); retry shortly.",
+            retry_after=5,
+        )
     state = sql.feed_state(runtime)
-    _check_served(runtime, query.cursor, state)
+    if query.cursor is not START and query.cursor.position < state.pruned:
+        raise CursorExpired(
+            "Deletions after this cursor were pruned (FEED_TOMBSTONE_DAYS): take a fresh "
+            "snapshot of the list and follow the feed from the cursor it gives.",
+            list=f"/api/v1/storage/{runtime.name}/",
+        )
     return state
 
 
@@ -220,23 +226,3 @@ def feed_ready(runtime: RecordRuntime) -> bool:
     if status == FeedStatus.READY:
         _ready.add(runtime.storage_id)
     return status == FeedStatus.READY
-
-
-def _not_ready(runtime: RecordRuntime) -> FeedNotReady:
-    return FeedNotReady(
-        f"The change feed of '{runtime.name}' is being installed by the worker (its table "
-        "predates the feed); retry shortly.",
-        retry_after=5,
-    )
-
-
-def _check_served(runtime: RecordRuntime, cursor: Cursor, state: sql.FeedState) -> None:
-    if state.status != FeedStatus.READY:
-        raise _not_ready(runtime)
-    if cursor is not START and cursor.position < state.pruned:
-        list_url = f"/api/v1/storage/{runtime.name}/"
-        raise CursorExpired(
-            "Deletions after this cursor were pruned (FEED_TOMBSTONE_DAYS): take a fresh "
-            "snapshot of the list and follow the feed from the cursor it gives.",
-            list=list_url,
-        )

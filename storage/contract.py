@@ -13,6 +13,7 @@ from core.openapi import PROBLEM_SCHEMA, problem_response
 from factory.schema.specs import FieldSpec, PrimaryKeySpec, StorageSpec
 from storage import export
 from storage.filters import filter_catalogue
+from storage.openapi import JOB
 from storage.upserts import NEWER_TYPES, RESOLUTIONS
 from storage.upserts import OPERATIONS as UPSERT_OPERATIONS
 
@@ -257,24 +258,6 @@ def _counted(name: str) -> dict[str, Any]:
     return {"type": "object", "properties": {name: {"type": "integer"}}, "required": [name]}
 
 
-_JOB = {
-    "type": "object",
-    "properties": {
-        "id": {"type": "string", "format": "uuid"},
-        "storage": {"type": "string"},
-        "kind": {"type": "string", "enum": ["delete", "update"]},
-        "status": {"type": "string", "enum": ["queued", "running", "done", "failed"]},
-        "total": {"type": "integer"},
-        "processed": {"type": "integer"},
-        "errors": {"type": "array", "items": {"$ref": "#/components/schemas/Problem"}},
-        "created_at": {"type": "string", "format": "date-time"},
-        "started_at": {"type": "string", "format": "date-time", "nullable": True},
-        "finished_at": {"type": "string", "format": "date-time", "nullable": True},
-    },
-    "required": ["id", "storage", "kind", "status", "total", "processed", "errors"],
-}
-
-
 def _collection(name: str, definition: StorageSpec) -> dict[str, Any]:
     page = {
         "type": "object",
@@ -314,7 +297,7 @@ def _collection(name: str, definition: StorageSpec) -> dict[str, Any]:
         },
         *filter_parameters(definition),
     ]
-    job = _json(_JOB, "more than MAX_BULK_ITEMS matches: a job (Location: its URL)")
+    job = _json(JOB, "more than MAX_BULK_ITEMS matches: a job (Location: its URL)")
     return {
         "delete": {
             "operationId": f"delete_matching_{name}",

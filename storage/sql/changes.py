@@ -47,14 +47,17 @@ def bound(runtime: RecordRuntime) -> Position:
     """The highest position that no transaction still running can come in under (see
     storage.changes): read before a page, so the page's statements see all below it."""
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
-            (xmin,) = cursor.fetchone()
-            return Position(xmin - 1, MAX_SEQ)
-        counter = connection.ops.quote_name(names.version_counter(runtime.model._meta.db_table))
-        cursor.execute(f"SELECT value FROM {counter}")
-        (value,) = cursor.fetchone()
-        return Position(0, value)
+        cursor.execute(_bound_sql(runtime))
+        return Position(*cursor.fetchone())
+
+
+def _bound_sql(runtime: RecordRuntime) -> str:
+    """SELECT the bound's (transaction, sequence): PostgreSQL's snapshot xmin, or SQLite's
+    committed version counter."""
+    if connection.vendor == "postgresql":
+        return f"SELECT {_BOUND_TXID}, {MAX_SEQ}"
+    counter = names.version_counter(runtime.model._meta.db_table)
+    return f"SELECT 0, value FROM {connection.ops.quote_name(counter)}"
 
 
 class FeedState(NamedTuple):
@@ -62,30 +65,25 @@ class FeedState(NamedTuple):
 
     bound: Position
     high_water: Position  # the highest position at or below the bound: the feed's ETag
-    status: str  # the storage's feed_status
     pruned: Position  # tombstones at or below this were pruned
 
 
 def feed_state(runtime: RecordRuntime) -> FeedState:
     """The bound, the high-water mark below it (index probes of the table and of the
-    storage's tombstones) and the storage's feed status and pruning horizon: one round
-    trip, one snapshot."""
+    storage's tombstones) and the storage's pruning horizon: one round trip, one snapshot.
+    Only for a storage whose feed is installed (storage.changes.feed_ready)."""
     quote = connection.ops.quote_name
     table_name = runtime.model._meta.db_table
     table, tombstones = quote(table_name), quote(FeedTombstone._meta.db_table)
-    if connection.vendor == "postgresql":
-        txid, bound_sql = quote(feed.TXID), f"SELECT {_BOUND_TXID}, {MAX_SEQ}"
-    else:
-        txid = "0"
-        bound_sql = f"SELECT 0, value FROM {quote(names.version_counter(table_name))}"
+    txid = quote(feed.TXID) if connection.vendor == "postgresql" else "0"
     sql = (
-        f"WITH b (bound_txid, bound_seq) AS ({bound_sql}) "
+        f"WITH b (bound_txid, bound_seq) AS ({_bound_sql(runtime)}) "
         "SELECT b.bound_txid, b.bound_seq, "
         f"(SELECT {txid} {_probe(table, txid, '_version', '')}), "
         f"(SELECT _version {_probe(table, txid, '_version', '')}), "
         f"(SELECT txid {_probe(tombstones, 'txid', 'seq', 'storage_id = %s AND ')}), "
         f"(SELECT seq {_probe(tombstones, 'txid', 'seq', 'storage_id = %s AND ')}), "
-        "s.feed_status, s.feed_pruned_txid, s.feed_pruned_seq "
+        "s.feed_pruned_txid, s.feed_pruned_seq "
         f"FROM b, {quote(StorageDefinition._meta.db_table)} s WHERE s.id = %s"
     )
     storage_id = runtime.storage_id
@@ -99,8 +97,7 @@ def feed_state(runtime: RecordRuntime) -> FeedState:
     return FeedState(
         bound=Position(bound_txid, bound_seq),
         high_water=max(found, default=Position(0, 0)),
-        status=row[6],
-        pruned=Position(row[7], row[8]),
+        pruned=Position(row[6], row[7]),
     )
 
 
