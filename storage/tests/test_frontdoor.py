@@ -290,7 +290,7 @@ def test_a_read_on_a_killed_connection_is_answered(served, spy, caplog):
     other = connections.create_connection("default")
     try:
         with other.cursor() as cursor:
-            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+            cursor.execute("SELECT pg_terminate_backend(%s::int)", [pid])
     finally:
         other.close()
 

@@ -163,7 +163,7 @@ def test_a_killed_migration_resumes_and_loses_nothing(processes, make_storage, s
         assert index_valid() is False
         assert status() == (2, "migrating", 1, False)
         worker.kill()
-        query("SELECT pg_terminate_backend(%s)", [building])
+        query("SELECT pg_terminate_backend(%s::int)", [building])
         wait_for(lambda: backend_gone(building), "the build's session to end")
         blocker.execute("ROLLBACK")
         assert invalid_indexes() == [INDEX]
