@@ -158,14 +158,14 @@ def _update(
     UniqueViolation."""
     changed = rows.exclude(_holding(values))
     table = runtime.model._meta.db_table
-    next_version = record_versions.next_version_sql(table)
+    next_version = record_versions.update_version_sql(runtime.model)
     try:
         with transaction.atomic():
             if next_version is not None:
                 updated = changed.update(
                     **values, _version=RawSQL(next_version, []), _updated_at=now
                 )
-            else:  # SQLite: one version per record, drawn in this transaction
+            else:  # SQLite, Citus: one version per record, drawn in this transaction
                 keys = list(changed.values_list("pk", flat=True))
                 versions = record_versions.take(table, len(keys)) if keys else []
                 updated = sum(

@@ -369,6 +369,8 @@ def _read_one(request: _Request, name: str, key: str) -> records.Answer:
     in one statement, when this process served the storage before (its guess of the
     version, checked by the operation against the storage row that comes back)."""
     guess = last_served(name)
+    if guess is not None and guess.distributed:
+        guess = None  # joined with the token, its read is a multi-shard plan: two reads
     parsed = parse_key(guess.definition["primary_key"], key) if guess is not None else None
     if guess is not None and parsed is not None:
         try:
@@ -396,6 +398,7 @@ def _update(request: _Request, name: str, key: str, *, partial: bool) -> records
     secret_hash = bearer_hash(request.META.get("HTTP_AUTHORIZATION", ""))
     if (
         guess is not None
+        and not guess.distributed  # see _read_one
         and secret_hash is not None
         and "HTTP_IF_MATCH" in request.META
         and _verified_lately(secret_hash, name)

@@ -21,6 +21,7 @@ from core.errors import DomainError, NotReady, RecordNotFound, StorageNotFound, 
 from core.lru import LRUCache
 from factory.models import StorageDefinition, StorageVersion
 from factory.schema.builder import build_model
+from factory.schema.distribution import is_distributed
 from factory.schema.specs import StorageSpec
 from storage.filters import RecordFilters, build_filters
 from storage.serializers import RecordValidator, converters
@@ -46,6 +47,12 @@ class RecordRuntime:
     copy_insert: CopyInsert
     orderable: frozenset[str] = field(default_factory=frozenset)
     field_names: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def distributed(self) -> bool:
+        """Sharded across a Citus cluster (factory.schema.distribution): a statement that
+        joins its table with the service's own tables becomes a multi-shard plan."""
+        return is_distributed(self.definition)
 
     def record_not_found(self, key: Any) -> RecordNotFound:
         return RecordNotFound(f"No record with {self.key_name}={key} in '{self.name}'.")

@@ -7,13 +7,14 @@ version check and the write cannot be separated by another writer.
 from __future__ import annotations
 
 import datetime
+import re
 from contextlib import nullcontext
 from functools import reduce
 from operator import or_
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, InternalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -110,6 +111,10 @@ def record_bulk_insert(
             model = runtime.model
             return model.objects.bulk_create([model(**row) for row in rows], batch_size=1000)
     except IntegrityError as exc:
+        raise unique_violation(runtime, exc, rows) from exc
+    except InternalError as exc:
+        if _shard_constraint(exc) is None:
+            raise
         raise unique_violation(runtime, exc, rows) from exc
 
 
@@ -223,7 +228,7 @@ def record_lost_race(runtime: RecordRuntime, key: Any) -> None:
 
 
 def unique_violation(
-    runtime: RecordRuntime, exc: IntegrityError, rows: list[dict[str, Any]] | None = None
+    runtime: RecordRuntime, exc: DatabaseError, rows: list[dict[str, Any]] | None = None
 ) -> UniqueViolation:
     """Name the fields (and, in a bulk of `rows`, the item) behind a unique violation."""
     fields = _violated_fields(runtime, exc)
@@ -234,23 +239,39 @@ def unique_violation(
     return UniqueViolation(f"Another record already has the same {what}.", **extra)
 
 
-def _violated_fields(runtime: RecordRuntime, exc: IntegrityError) -> list[str]:
+def _violated_fields(runtime: RecordRuntime, exc: DatabaseError) -> list[str]:
     cause = exc.__cause__
     constraint = getattr(getattr(cause, "diag", None), "constraint_name", None)
     table = table_name(runtime.name)
+    if constraint is None:
+        constraint = _shard_constraint(exc)
     if constraint is not None:  # PostgreSQL names the constraint
-        if constraint == f"{table}_pkey":
-            return [runtime.key_name]
+        named = {f"{table}_pkey": [runtime.key_name]}
         for spec in runtime.definition["indexes"]:
-            if spec["unique"] and index_name(table, spec) == constraint:
-                return list(spec["fields"])
-        return []
+            if spec["unique"]:
+                named[index_name(table, spec)] = list(spec["fields"])
+        # On a Citus shard the constraint carries the shard's number: ds_tags_pkey_102081
+        return named.get(constraint) or named.get(_SHARD_SUFFIX.sub("", constraint), [])
     # SQLite: "UNIQUE constraint failed: ds_dogs.name, ds_dogs.born"
     message = str(exc)
     if "UNIQUE constraint failed:" not in message:
         return []
     columns = message.split(":", 1)[1].split(",")
     return [column.strip().split(".", 1)[-1] for column in columns]
+
+
+# A unique violation as a Citus worker reports it through the coordinator: 23505 (or XX000
+# from a COPY), the shard's constraint named in the message only.
+_SHARD_DUPLICATE = re.compile(r'duplicate key value violates unique constraint "([a-z0-9_]+)"')
+_SHARD_SUFFIX = re.compile(r"_\d+$")
+
+
+def _shard_constraint(exc: DatabaseError) -> str | None:
+    """The constraint a Citus shard reports violated (an InternalError), or None."""
+    if getattr(exc.__cause__, "sqlstate", None) not in ("XX000", "23505"):
+        return None
+    found = _SHARD_DUPLICATE.match(str(exc))
+    return found[1] if found else None
 
 
 def _offending_item(

@@ -13,6 +13,8 @@ from typing import Any
 
 # Changes that alter the table; the others only change what the API accepts.
 DDL_OPS = frozenset({"add_field", "add_index", "drop_index", "relax_field"})
+# Blocks of a definition that shape the table itself: fixed at creation.
+CREATION_ONLY = ("distribution",)
 # Relaxations that need DDL (the others are enforced by the API only).
 _DDL_RELAXATIONS = frozenset({"nullable", "max_length", "min", "max", "choices"})
 
@@ -40,6 +42,9 @@ def diff_definitions(old: dict[str, Any], new: dict[str, Any]) -> Diff:
     diff = Diff()
     if old["primary_key"] != new["primary_key"]:
         diff.refuse("primary_key", "the primary key cannot change")
+    for block in CREATION_ONLY:
+        if old.get(block) != new.get(block):
+            diff.refuse(block, f"'{block}' is set when the storage is created and cannot change")
     if old["description"] != new["description"]:
         diff.changes.append({"op": "change_description"})
     if old.get("source") != new.get("source"):

@@ -6,13 +6,14 @@ formats SQL from user input.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, models
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 
-from factory.schema import feed, record_versions
+from factory.schema import distribution, feed, record_versions
 
 
 @contextmanager
@@ -43,7 +44,24 @@ def create_table(editor: BaseDatabaseSchemaEditor, model: type[models.Model]) ->
     record_versions.create_counter(editor, table)
     editor.create_model(model)
     record_versions.attach_counter(editor, table)
-    install_feed(editor, model)
+    shards = distribution.shards(model._definition)
+    if shards is None:
+        install_feed(editor, model)
+    else:
+        distribute(editor, model, shards)
+
+
+def distribute(editor: BaseDatabaseSchemaEditor, model: type[models.Model], shards: int) -> None:
+    """Shard the new table by its primary key across the Citus cluster, in the transaction
+    that created it (factory.schema.distribution: why by the key, why colocated with none).
+
+    A distributed table has no feed triggers: they would run on the workers, whose
+    transaction ids are not the coordinator's, and could not reach the tombstone table
+    (its change feed is refused: storage.changes)."""
+    editor.execute(
+        "SELECT create_distributed_table(%s, %s, shard_count => %s, colocate_with => 'none')",
+        (model._meta.db_table, model._meta.pk.column, shards),
+    )
 
 
 def install_feed(editor: BaseDatabaseSchemaEditor, model: type[models.Model]) -> None:
@@ -80,6 +98,7 @@ def table_exists(table: str) -> bool:
 LOCK_TIMEOUT = "2s"
 _VALIDATE_CONSTRAINT = "ALTER TABLE %(table)s VALIDATE CONSTRAINT %(name)s"
 LOCK_RETRIES = 8
+_DURATION = re.compile(r"\d{1,6}(ms|s)")
 
 
 def concurrent_builds() -> bool:
@@ -92,9 +111,20 @@ def short_lock_transaction() -> Iterator[BaseDatabaseSchemaEditor]:
     """A schema transaction whose statements give up on a lock after LOCK_TIMEOUT."""
     with schema_transaction() as editor:
         if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT set_config('lock_timeout', %s, true)", [LOCK_TIMEOUT])
+            set_lock_timeout(LOCK_TIMEOUT)
         yield editor
+
+
+def set_lock_timeout(timeout: str) -> None:
+    """lock_timeout for the rest of this transaction, on every node: on a Citus cluster a
+    SET LOCAL reaches the shards only when citus.propagate_set_commands says so (set_config
+    never does), and an ALTER of a distributed table waits on the workers' locks."""
+    if not _DURATION.fullmatch(timeout):
+        raise ValueError(f"not a duration: {timeout!r}")
+    with connection.cursor() as cursor:
+        if distribution.citus_installed():
+            cursor.execute("SET LOCAL citus.propagate_set_commands = 'local'")
+        cursor.execute(f"SET LOCAL lock_timeout = '{timeout}'")
 
 
 class TableChanged(DatabaseError):

@@ -15,6 +15,7 @@ from rest_framework import serializers
 
 from core.errors import ValidationFailed
 from factory.schema import names
+from factory.schema.distribution import normalize_distribution
 from factory.schema.retention import normalize_retention
 from factory.schema.source import normalize_source
 from factory.schema.specs import SYSTEM_FIELDS, FieldSpec
@@ -29,7 +30,16 @@ from factory.schema.types import (
 )
 
 DEFINITION_KEYS = frozenset(
-    {"name", "description", "primary_key", "fields", "indexes", "source", "retention"}
+    {
+        "name",
+        "description",
+        "primary_key",
+        "fields",
+        "indexes",
+        "source",
+        "retention",
+        "distribution",
+    }
 )
 PRIMARY_KEY_KEYS = frozenset({"name", "type"})
 INDEX_KEYS = frozenset({"fields", "type", "unique"})
@@ -76,11 +86,14 @@ def normalize_definition(data: Any) -> dict[str, Any]:
     result["indexes"] = _indexes(data.get("indexes", []), result["fields"], errors)
     source = _source(data.get("source"), result, errors)
     retention = normalize_retention(data.get("retention"), result, errors.add)
+    distribution = normalize_distribution(data.get("distribution"), result, errors.add)
     errors.raise_if_any()
     if source is not None:
         result["source"] = source
     if retention is not None:
         result["retention"] = retention
+    if distribution is not None:
+        result["distribution"] = distribution
     return result
 
 

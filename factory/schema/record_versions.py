@@ -16,10 +16,10 @@ record (not consecutive); a fresh storage's first record still gets 1.
 
 from __future__ import annotations
 
-from django.db import connection
+from django.db import connection, models
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 
-from factory.schema import names
+from factory.schema import distribution, names
 
 
 def next_version_sql(table: str) -> str | None:
@@ -27,6 +27,15 @@ def next_version_sql(table: str) -> str | None:
     if connection.vendor != "postgresql":
         return None
     return f"nextval('{names.version_counter(table)}'::regclass)"
+
+
+def update_version_sql(model: type[models.Model]) -> str | None:
+    """SQL for a new version inside an UPDATE of `model`'s table, else None: draw with
+    `take` first, in the same transaction. None on SQLite, and for a distributed table:
+    Citus runs an UPDATE on the shards, and refuses a volatile function (nextval) there."""
+    if distribution.is_distributed(model._definition):  # type: ignore[attr-defined]
+        return None
+    return next_version_sql(model._meta.db_table)
 
 
 def create_counter(editor: BaseDatabaseSchemaEditor, table: str, *, after: int = 0) -> None:

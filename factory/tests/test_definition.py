@@ -398,3 +398,34 @@ def test_unique_hash_index_on_sqlite_names_both_problems():
         "indexes.0.unique": ["only btree indexes can be unique"],
         "indexes.0.type": ["hash indexes need PostgreSQL; this service runs on sqlite"],
     }
+
+
+# --- distribution (tests/cluster has it on a Citus cluster) ----------------------------------
+
+
+@pytest.mark.django_db
+def test_distribution_without_citus_is_refused_naming_the_extension():
+    with pytest.raises(ValidationFailed) as raised:
+        normalize_definition(dogs_definition(indexes=[], distribution={"shards": 4}))
+
+    (message,) = raised.value.errors["distribution"]
+    assert "citus extension" in message
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("shards", [0, -1, 1025, "4", True, None, 2.5])
+def test_a_shard_count_must_be_an_integer_in_range(shards):
+    with pytest.raises(ValidationFailed) as raised:
+        normalize_definition(dogs_definition(indexes=[], distribution={"shards": shards}))
+
+    assert raised.value.errors["distribution.shards"] == ["must be an integer from 1 to 1024"]
+
+
+@pytest.mark.django_db
+def test_a_distribution_block_refuses_unknown_keys_and_unique_indexes():
+    with pytest.raises(ValidationFailed) as raised:
+        normalize_definition(dogs_definition(distribution={"shards": 2, "column": "name"}))
+
+    errors = raised.value.errors
+    assert errors["distribution.column"] == ["unknown key"]
+    assert "cannot have unique indexes" in errors["indexes.1.unique"][0]

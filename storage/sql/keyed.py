@@ -118,7 +118,7 @@ class KeyedUpdate:
         self.fields = {field.attname: field for field in model._meta.concrete_fields}
         self.table_name = model._meta.db_table
         self.table = connection.ops.quote_name(self.table_name)
-        self.next_version = record_versions.next_version_sql(self.table_name)
+        self.next_version = record_versions.update_version_sql(model)
         self._shapes: dict[tuple[tuple[str, ...], int | None, str | None], str] = {}
 
     def run(
@@ -151,8 +151,9 @@ class KeyedUpdate:
 
     @contextmanager
     def _drawing(self) -> Iterator[list[int]]:
-        """The new version as a parameter, when the statement cannot draw it (SQLite):
-        taken in the write's own transaction, so that no other write comes between."""
+        """The new version as a parameter, when the statement cannot draw it (SQLite, a
+        distributed table): taken in the write's own transaction, so that no other write
+        comes between."""
         if self.next_version is not None:
             yield []
             return

@@ -67,6 +67,12 @@ def _postgresql(
 ) -> list[tuple[int, str, Any]]:
     model, select = runtime.model, runtime.select_by_key
     fields = {field.attname: field for field in model._meta.concrete_fields}
+    if record_versions.update_version_sql(model) is None:
+        # A distributed table: DO UPDATE may not draw (Citus runs it on the shards), so each
+        # row carries a version drawn here, which an insert and an update alike store.
+        drawn = record_versions.take(model._meta.db_table, len(round_.rows))
+        rows = [{**row, "_version": v} for row, v in zip(round_.rows, drawn, strict=True)]
+        round_ = Round(rows=rows, positions=round_.positions, sent=round_.sent)
     columns = [name for name in round_.rows[0] if name in fields]
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
@@ -147,7 +153,7 @@ def _resolution(
     if not target.merge or not changed:
         return "DO NOTHING"
     columns = [quote(model._meta.get_field(name).column) for name in changed]
-    version = record_versions.next_version_sql(model._meta.db_table)
+    version = record_versions.update_version_sql(model) or f"EXCLUDED.{quote('_version')}"
     assignments = [f"{column} = EXCLUDED.{column}" for column in columns]
     assignments += [
         f"{quote('_version')} = {version}",
