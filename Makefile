@@ -8,7 +8,7 @@ PORT ?= 8000
 WEB_CONCURRENCY ?= 2
 export HOST PORT WEB_CONCURRENCY
 
-.PHONY: run serve test test-postgres test-sqlite test-sqlite-slowpath lint format install docs bench bench-feed bench-schema bench-ingest bench-peers clean
+.PHONY: run serve test test-postgres test-citus citus test-sqlite test-sqlite-slowpath lint format install docs bench bench-feed bench-schema bench-ingest bench-peers clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,9 +40,10 @@ serve:
 	@mkdir -p "$$PROMETHEUS_MULTIPROC_DIR" && rm -f "$$PROMETHEUS_MULTIPROC_DIR"/*.db
 	@$(BIN)/python scripts/serve.py
 
-## test: lint, then the whole suite on a throwaway PostgreSQL, then on SQLite, then on
-## SQLite again with the fast lane and the front door off
-test: install lint test-postgres test-sqlite test-sqlite-slowpath
+## test: lint, then the whole suite on a throwaway PostgreSQL, then the records, schema,
+## ingest and cluster tests on a throwaway Citus cluster, then the whole suite on SQLite,
+## then on SQLite again with the fast lane and the front door off
+test: install lint test-postgres test-citus test-sqlite test-sqlite-slowpath
 
 ## lint: Ruff, and import-linter: the apps import downward only (.importlinter)
 lint:
@@ -52,6 +53,19 @@ lint:
 
 test-postgres: install
 	$(BIN)/python scripts/with_postgres.py -- $(BIN)/pytest $(PYTEST_ARGS)
+
+## test-citus: a coordinator and two workers (scripts/with_postgres.py --citus 2): the
+## distributed storages of tests/cluster, and the records, schema-change and ingest suites
+## with the service's metadata on a Citus coordinator. Builds Citus first when missing.
+CITUS_TESTS ?= tests/cluster storage factory ingest
+test-citus: install citus
+	$(BIN)/python scripts/with_postgres.py --citus 2 -- $(BIN)/pytest --reuse-db $(CITUS_TESTS) $(PYTEST_ARGS)
+
+## citus: the Citus extension in the local PostgreSQL server, built from ../shared/citus
+## when missing (needs root: apt and make install; about 4 minutes on 2 cores)
+PG_CONFIG ?= $(lastword $(sort $(wildcard /usr/lib/postgresql/*/bin/pg_config)))
+citus:
+	@test -f "$$($(PG_CONFIG) --pkglibdir)/citus.so" || ../shared/citus/build-citus.sh $(PG_CONFIG)
 
 test-sqlite: install
 	DATABASE_URL= $(BIN)/pytest -m "not postgresql" $(PYTEST_ARGS)

@@ -17,8 +17,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     # `fastpath`: tests of the front door itself (statement counts, its gate), deselected in the run
     # with both off (RECORDS_FAST_PATH=0, make test-sqlite-slowpath).
     other = {"sqlite" if _on_postgresql() else "postgresql"}
-    if not os.environ.get("DATASTORAGE_TEST_CITUS"):
-        other.add("citus")  # tests/cluster: on the Citus cluster of `make test-citus` only
+    # `citus`: tests/cluster, on the Citus cluster of `make test-citus` only;
+    # `without_citus`: what a database without the extension answers.
+    other.add("without_citus" if os.environ.get("DATASTORAGE_TEST_CITUS") else "citus")
     if not _fast_path_on():
         # `browser`: Chromium against a live server, which never had the front door: the
         # run with it closed would repeat them unchanged.

@@ -77,6 +77,7 @@ def storage_definition(*, storage: StorageDefinition) -> dict[str, Any]:
         "indexes": latest.definition["indexes"],
         "source": latest.definition.get("source"),
         "retention": latest.definition.get("retention"),
+        "distribution": latest.definition.get("distribution"),
         "created_at": storage.created_at,
         "updated_at": storage.updated_at,
     }

@@ -45,12 +45,21 @@ class RetentionSerializer(serializers.Serializer):
     keep = serializers.CharField(help_text="ISO 8601 duration of weeks or days and time: P90D")
 
 
+class DistributionSerializer(serializers.Serializer):
+    shards = serializers.IntegerField(
+        min_value=1,
+        max_value=1024,
+        help_text="shards of the table, by its primary key, on a Citus cluster",
+    )
+
+
 class StorageDetailSerializer(StorageSummarySerializer):
     primary_key = PrimaryKeySerializer()
     fields = FieldSpecSerializer(many=True)
     indexes = IndexSpecSerializer(many=True)
     source = SourceSerializer(allow_null=True)
     retention = RetentionSerializer(allow_null=True)
+    distribution = DistributionSerializer(allow_null=True)
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
@@ -71,6 +80,7 @@ class DefinitionInputSerializer(serializers.Serializer):
     indexes = IndexSpecSerializer(many=True, required=False)
     source = SourceSerializer(required=False)
     retention = RetentionSerializer(required=False)
+    distribution = DistributionSerializer(required=False)
 
 
 class RetentionRunSerializer(serializers.Serializer):

@@ -404,6 +404,7 @@ def test_unique_hash_index_on_sqlite_names_both_problems():
 
 
 @pytest.mark.django_db
+@pytest.mark.without_citus
 def test_distribution_without_citus_is_refused_naming_the_extension():
     with pytest.raises(ValidationFailed) as raised:
         normalize_definition(dogs_definition(indexes=[], distribution={"shards": 4}))
