@@ -166,13 +166,6 @@ class FeedNotReady(Unavailable):
     title = "Feed not ready"
 
 
-class FeedUnavailable(Conflict):
-    """A storage whose table is distributed across a Citus cluster: it has no change feed."""
-
-    code = "feed-unavailable"
-    title = "No change feed on this storage"
-
-
 class ServerBusy(Unavailable):
     """No slot is free for another streamed answer (core.slow_clients)."""
 

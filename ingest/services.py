@@ -31,6 +31,7 @@ from core import metrics
 from core.errors import PayloadTooLarge, UniqueViolation, ValidationFailed
 from core.json import dumps
 from core.problems import flatten_errors
+from factory.schema import feed
 from ingest.routing import MISSING, Route
 from ingest.selectors import route_list
 from storage.runtime import RecordRuntime, runtime_for
@@ -245,4 +246,4 @@ def _delete(batch: StorageBatch) -> None:
     manager = batch.runtime.model._base_manager
     for start in range(0, len(keys), settings.MAX_BULK_ITEMS):
         chunk = manager.filter(pk__in=keys[start : start + settings.MAX_BULK_ITEMS])
-        batch.counts["deleted"] += chunk._raw_delete(manager.db) or 0
+        batch.counts["deleted"] += feed.delete_rows(chunk)

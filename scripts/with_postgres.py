@@ -127,8 +127,9 @@ class Server:
 
 
 # Citus settings for a cluster on one small machine: two shards per distributed table (32
-# multiply every DDL statement and storage creation), and 2PC recovery often, so the change
-# feed's bound (storage/sql/changes.py) waits briefly after multi-shard commits.
+# multiply every DDL statement and storage creation), and 2PC recovery every second, so a
+# transaction a failed commit left prepared on a worker (which holds the change feed's
+# bound back: storage/sql/changes.py) is resolved soon.
 CITUS_OPTIONS = (
     " -c shared_preload_libraries=citus -c max_prepared_transactions=200"
     " -c citus.shard_count=2 -c citus.recover_2pc_interval=1s"

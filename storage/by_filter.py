@@ -31,7 +31,7 @@ from core.batches import key_batch
 from core.errors import DomainError, StorageNotFound, ValidationFailed
 from core.exception_handler import domain_status
 from core.problems import problem_body
-from factory.schema import names, record_versions
+from factory.schema import feed, names, record_versions
 from storage.models import JobKind, JobStatus, RecordJob
 from storage.runtime import RecordRuntime, runtime_for
 from storage.serializers import parse_key
@@ -146,7 +146,7 @@ def _enqueue(job_id: uuid.UUID) -> None:
 
 
 def _delete(runtime: RecordRuntime, rows: models.QuerySet) -> int:
-    deleted = rows._raw_delete(rows.db) or 0  # None: an empty queryset, no statement
+    deleted = feed.delete_rows(rows)
     metrics.records_written(runtime.name, "delete", deleted)
     return deleted
 
@@ -157,7 +157,6 @@ def _update(
     """Set `values` on `rows` whose values differ: each gets a new `_version`. Raises
     UniqueViolation."""
     changed = rows.exclude(_holding(values))
-    table = runtime.model._meta.db_table
     next_version = record_versions.update_version_sql(runtime.model)
     try:
         with transaction.atomic():
@@ -165,12 +164,12 @@ def _update(
                 updated = changed.update(
                     **values, _version=RawSQL(next_version, []), _updated_at=now
                 )
-            else:  # SQLite, Citus: one version per record, drawn in this transaction
+            else:  # SQLite, Citus: record by record, each drawing its version first
+                update = runtime.update_by_key
                 keys = list(changed.values_list("pk", flat=True))
-                versions = record_versions.take(table, len(keys)) if keys else []
                 updated = sum(
-                    rows.filter(pk=key).update(**values, _version=version, _updated_at=now)
-                    for key, version in zip(keys, versions, strict=True)
+                    update.run(key=key, versions=None, values=values, updated_at=now) is not None
+                    for key in keys
                 )
     except IntegrityError as exc:
         raise unique_violation(runtime, exc) from exc

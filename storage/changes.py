@@ -34,7 +34,7 @@ import orjson
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 
-from core.errors import CursorExpired, FeedNotReady, FeedUnavailable, ValidationFailed
+from core.errors import CursorExpired, FeedNotReady, ValidationFailed
 from factory.models import FeedStatus, StorageDefinition
 from factory.schema import names
 from storage.runtime import RecordRuntime
@@ -147,13 +147,6 @@ def feed_query(*, runtime: RecordRuntime, params: Any) -> FeedQuery:
 def feed_state(runtime: RecordRuntime, query: FeedQuery) -> sql.FeedState:
     """What a feed request reads first (bound, high-water mark): raises FeedNotReady (503)
     and CursorExpired (410: tombstones past the query's cursor were pruned)."""
-    if runtime.distributed:
-        raise FeedUnavailable(
-            f"'{runtime.name}' is distributed across a Citus cluster, whose nodes commit a "
-            "transaction one after another: no position could promise that nothing "
-            "commits behind it, so a distributed storage has no change feed "
-            "(docs/operations.md, Beyond one machine)."
-        )
     if not feed_ready(runtime):  # the table may not have the feed's column yet
         raise FeedNotReady(
             f"The change feed of '{runtime.name}' is being installed by the worker (its "
@@ -223,8 +216,6 @@ def forget_ready() -> None:
 
 
 def feed_ready(runtime: RecordRuntime) -> bool:
-    if runtime.distributed:
-        return False
     if runtime.storage_id in _ready:
         return True
     status = (

@@ -75,7 +75,7 @@ def record_list(*, runtime: RecordRuntime, params: Any, feed_bound: bool = False
     # building instances nothing else needed. The cursor needs the ordering's columns.
     names = [name for name, _ in pairs]
     names += [name for name in (ordering.field, ordering.key) if name not in names]
-    bound_column = changes_sql.bound_column() if feed_bound else None
+    bound_column = changes_sql.bound_column(runtime) if feed_bound else None
     if bound_column is not None:
         names.append("_feed_bound")
     shape = (

@@ -27,7 +27,7 @@ from core.errors import (
     UniqueViolation,
     ValidationFailed,
 )
-from factory.schema import record_versions
+from factory.schema import feed, record_versions
 from factory.schema.builder import index_name
 from factory.schema.names import table_name
 from storage.runtime import RecordRuntime
@@ -184,7 +184,7 @@ def record_delete(*, runtime: RecordRuntime, key: Any, if_match: str | None) -> 
     rows = runtime.model.objects.filter(pk=key)
     if tags is not None and ANY not in tags:
         rows = rows.filter(_version__in=tags)
-    deleted, _ = rows.delete()
+    deleted = feed.delete_rows(rows)
     if not deleted:
         record_lost_race(runtime, key)
     metrics.records_written(runtime.name, "delete")

@@ -45,9 +45,8 @@ def create_table(editor: BaseDatabaseSchemaEditor, model: type[models.Model]) ->
     editor.create_model(model)
     record_versions.attach_counter(editor, table)
     shards = distribution.shards(model._definition)
-    if shards is None:
-        install_feed(editor, model)
-    else:
+    install_feed(editor, model, triggers=shards is None)
+    if shards is not None:
         distribute(editor, model, shards)
 
 
@@ -56,19 +55,22 @@ def distribute(editor: BaseDatabaseSchemaEditor, model: type[models.Model], shar
     that created it (factory.schema.distribution: why by the key, why colocated with none).
 
     A distributed table has no feed triggers: they would run on the workers, whose
-    transaction ids are not the coordinator's, and could not reach the tombstone table
-    (its change feed is refused: storage.changes)."""
+    transaction ids are not the coordinator's, and could not reach the tombstone table;
+    the service writes what they would (factory.schema.feed)."""
     editor.execute(
         "SELECT create_distributed_table(%s, %s, shard_count => %s, colocate_with => 'none')",
         (model._meta.db_table, model._meta.pk.column, shards),
     )
 
 
-def install_feed(editor: BaseDatabaseSchemaEditor, model: type[models.Model]) -> None:
+def install_feed(
+    editor: BaseDatabaseSchemaEditor, model: type[models.Model], *, triggers: bool = True
+) -> None:
     """The feed's columns, triggers and index on `model`'s table, inside the caller's
-    transaction (a new table, or SQLite's copy of one); idempotent (factory.schema.feed)."""
+    transaction (a new table, or SQLite's copy of one); idempotent (factory.schema.feed).
+    A table to be distributed gets no triggers: the service writes what they would."""
     table, key_column = model._meta.db_table, model._meta.pk.column
-    feed.install(editor, table, key_column, model._storage_id)
+    feed.install(editor, table, key_column, model._storage_id, triggers=triggers)
     feed.build_index(editor, table, key_column)
 
 

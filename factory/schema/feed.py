@@ -23,10 +23,11 @@ Names come from validated definitions and are quoted here; nothing comes from a 
 
 from __future__ import annotations
 
-from django.db import connection
+from django.db import connection, models, transaction
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.models import sql
 
-from factory.schema import names
+from factory.schema import distribution, names
 
 TXID = "_txid"
 CHANNEL = "datastorage_feed"
@@ -80,10 +81,20 @@ def position_index(table: str) -> str:
     return names.object_name("dsf", table, "position")
 
 
-def install(editor: BaseDatabaseSchemaEditor, table: str, key_column: str, storage_id: int) -> None:
+def install(
+    editor: BaseDatabaseSchemaEditor,
+    table: str,
+    key_column: str,
+    storage_id: int,
+    *,
+    triggers: bool = True,
+) -> None:
     """Everything but the position index (see `build_index`); idempotent. On PostgreSQL
     each statement is metadata only (a constant default, then a default for new rows):
-    no rewrite of the table, and writers wait only for the moment of each lock."""
+    no rewrite of the table, and writers wait only for the moment of each lock.
+
+    Without `triggers` (a table about to be distributed: see the section below), only the
+    `_txid` column and its default, which Citus evaluates on the coordinator."""
     quote = editor.quote_name
     quoted = quote(table)
     if connection.vendor != "postgresql":
@@ -94,6 +105,8 @@ def install(editor: BaseDatabaseSchemaEditor, table: str, key_column: str, stora
         f"ALTER TABLE {quoted} ADD COLUMN IF NOT EXISTS {txid} bigint NOT NULL DEFAULT 0", None
     )
     editor.execute(f"ALTER TABLE {quoted} ALTER COLUMN {txid} SET DEFAULT {_CURRENT_TXID}", None)
+    if not triggers:
+        return
     version = quote("_version")
     counter = names.version_counter(table)
     editor.execute(
@@ -169,3 +182,65 @@ def _literal(value: str) -> str:
     if not value.replace("_", "").isalnum():
         raise ValueError(f"not an identifier: {value!r}")
     return value
+
+
+# --- Distributed tables (factory.schema.distribution) -------------------------------------
+# A distributed table's triggers would run on the workers, whose transaction ids are not
+# the coordinator's, and could not reach the tombstone table, which lives on the
+# coordinator. So the service writes there what the triggers write elsewhere: an UPDATE
+# sets `_txid` itself (Citus evaluates the stable function on the coordinator, as it does
+# the column's default on INSERT and COPY), and a delete writes its tombstones from its
+# RETURNING rows, in the same transaction. Long-polls find such writes by polling
+# (storage.waiting looks again every second): nothing NOTIFYs for them.
+
+
+def update_stamp(model: type[models.Model]) -> str | None:
+    """The SET item an UPDATE of `model`'s table needs to move its rows in the feed; None
+    where the table's trigger does it."""
+    if not distribution.is_distributed(model._definition):  # type: ignore[attr-defined]
+        return None
+    return f"{connection.ops.quote_name(TXID)} = {_CURRENT_TXID}"
+
+
+def upsert_stamp(model: type[models.Model]) -> str | None:
+    """The DO UPDATE SET item of an upsert (INSERT ... ON CONFLICT) of `model`'s table: the
+    proposed row's `_txid`, the coordinator's default (Citus runs DO UPDATE on the shards,
+    and refuses any function there)."""
+    if not distribution.is_distributed(model._definition):  # type: ignore[attr-defined]
+        return None
+    quoted = connection.ops.quote_name(TXID)
+    return f"{quoted} = EXCLUDED.{quoted}"
+
+
+def delete_rows(rows: models.QuerySet) -> int:
+    """DELETE the rows of `rows` in one statement; returns how many went. A distributed
+    table's tombstones are written here, in the caller's transaction (atomic when it has
+    none); every other table's by its trigger."""
+    model = rows.model
+    if not distribution.is_distributed(model._definition):  # type: ignore[attr-defined]
+        return rows._raw_delete(rows.db) or 0  # None: an empty queryset, no statement
+    query = rows.query.chain(sql.DeleteQuery)
+    statement, params = query.get_compiler(rows.db).as_sql()
+    quote = connection.ops.quote_name
+    key, version = quote(model._meta.pk.column), quote("_version")
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"{statement} RETURNING {key}::text, {version}", params)
+        gone = cursor.fetchall()
+        if gone:
+            cursor.execute(_TOMBSTONES_FROM_ARRAYS, _tombstone_params(model, gone))
+    return len(gone)
+
+
+_TOMBSTONES_FROM_ARRAYS = (
+    f"INSERT INTO {TOMBSTONES} (storage_id, key, version, txid, seq, deleted_at) "
+    f"SELECT %s, gone.key, gone.version, {_CURRENT_TXID}, nextval(%s::regclass), now() "
+    "FROM unnest(%s::text[], %s::bigint[]) AS gone (key, version) "
+    "ON CONFLICT (storage_id, key) DO UPDATE SET version = EXCLUDED.version, "
+    "txid = EXCLUDED.txid, seq = EXCLUDED.seq, deleted_at = EXCLUDED.deleted_at"
+)
+
+
+def _tombstone_params(model: type[models.Model], gone: list[tuple[str, int]]) -> list:
+    counter = names.version_counter(model._meta.db_table)
+    keys = [key for key, _ in gone]
+    return [model._storage_id, counter, keys, [version for _, version in gone]]  # type: ignore[attr-defined]

@@ -22,7 +22,7 @@ from django.utils import timezone
 from core import metrics
 from core.batches import key_batch
 from factory.models import StorageDefinition, StorageVersion
-from factory.schema import ddl
+from factory.schema import ddl, feed
 from factory.schema.builder import build_model
 from factory.schema.retention import parse_keep
 from factory.schema.specs import SYSTEM_FIELDS
@@ -86,7 +86,7 @@ def _delete_batch(expired: models.QuerySet, batch: int) -> tuple[int, bool]:
     how many went and whether more may be left."""
     with transaction.atomic():
         chunk, edge = key_batch(expired, batch)
-        deleted = chunk._raw_delete(chunk.db) or 0  # None: nothing matched, no statement
+        deleted = feed.delete_rows(chunk)
     return deleted, edge is not None
 
 

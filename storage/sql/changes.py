@@ -4,6 +4,7 @@ mark. factory.schema.feed writes the positions they read."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Hashable, Iterator
 from typing import Any, NamedTuple
 
@@ -12,6 +13,7 @@ from django.db.models import BooleanField, Exists, OuterRef, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 
+from core.errors import FeedNotReady
 from factory.models import FeedTombstone, StorageDefinition
 from factory.schema import feed, names
 from storage.runtime import RecordRuntime
@@ -31,10 +33,11 @@ _BOUND_TXID = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint - 1"
 _BOUND_COLUMN = f"(SELECT {_BOUND_TXID})"
 
 
-def bound_column() -> RawSQL | None:
+def bound_column(runtime: RecordRuntime) -> RawSQL | None:
     """The bound's transaction, to annotate a queryset with (PostgreSQL; None elsewhere,
-    where `bound` costs no round trip)."""
-    if connection.vendor != "postgresql":
+    where `bound` costs no round trip, and for a distributed table, whose statements
+    Citus may run on the workers, in their own snapshots)."""
+    if connection.vendor != "postgresql" or runtime.distributed:
         return None
     return RawSQL(_BOUND_COLUMN, (), output_field=models.BigIntegerField())
 
@@ -46,9 +49,53 @@ def bound_from_column(txid: int) -> Position:
 def bound(runtime: RecordRuntime) -> Position:
     """The highest position that no transaction still running can come in under (see
     storage.changes): read before a page, so the page's statements see all below it."""
+    if runtime.distributed:
+        return _distributed_bound(runtime)
     with connection.cursor() as cursor:
         cursor.execute(_bound_sql(runtime))
         return Position(*cursor.fetchone())
+
+
+# --- A distributed table's bound --------------------------------------------------------
+# Citus commits a transaction that wrote to several workers in two phases: PREPARE on the
+# workers, COMMIT on the coordinator, then COMMIT PREPARED on each worker. Between the last
+# two, the coordinator's snapshot says the transaction ended while its rows are not yet
+# visible on a worker: a page read then would pass over them for good. So the coordinator's
+# xmin is a bound only once no worker holds a prepared transaction, looked at after the
+# xmin was read (a transaction that committed on the coordinator before it is either
+# visible on the workers or still prepared there). A transaction that wrote to one worker
+# commits there first (one phase) and is never prepared.
+_PREPARED_ON_WORKERS = (
+    "SELECT coalesce(sum(CASE WHEN success THEN result::bigint ELSE 1 END), 0) "
+    "FROM run_command_on_workers($$SELECT count(*) FROM pg_prepared_xacts "
+    "WHERE database = current_database()$$)"
+)
+SETTLE_TRIES = 5
+SETTLE_PAUSE = 0.01
+# The last bound this process proved, per storage: a bound stays a bound (no transaction
+# can come in under it later), so it serves while prepared transactions come and go. Lost
+# with the process: costs time, never correctness.
+_proved: dict[int, Position] = {}
+
+
+def _distributed_bound(runtime: RecordRuntime) -> Position:
+    for attempt in range(SETTLE_TRIES):
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {_BOUND_TXID}")
+            (txid,) = cursor.fetchone()
+            cursor.execute(_PREPARED_ON_WORKERS)
+            (prepared,) = cursor.fetchone()
+        if not prepared:
+            _proved[runtime.storage_id] = Position(txid, MAX_SEQ)
+            return _proved[runtime.storage_id]
+        time.sleep(SETTLE_PAUSE * (attempt + 1))
+    proved = _proved.get(runtime.storage_id)
+    if proved is None:
+        raise FeedNotReady(
+            f"Transactions are still committing on the workers of '{runtime.name}'; retry.",
+            retry_after=1,
+        )
+    return proved
 
 
 def _bound_sql(runtime: RecordRuntime) -> str:
@@ -76,8 +123,12 @@ def feed_state(runtime: RecordRuntime) -> FeedState:
     table_name = runtime.model._meta.db_table
     table, tombstones = quote(table_name), quote(FeedTombstone._meta.db_table)
     txid = quote(feed.TXID) if connection.vendor == "postgresql" else "0"
+    if runtime.distributed:  # read first, on the coordinator (_distributed_bound)
+        bound_sql, params = "SELECT %s::bigint, %s::bigint", [*_distributed_bound(runtime)]
+    else:
+        bound_sql, params = _bound_sql(runtime), []
     sql = (
-        f"WITH b (bound_txid, bound_seq) AS ({_bound_sql(runtime)}) "
+        f"WITH b (bound_txid, bound_seq) AS ({bound_sql}) "
         "SELECT b.bound_txid, b.bound_seq, "
         f"(SELECT {txid} {_probe(table, txid, '_version', '')}), "
         f"(SELECT _version {_probe(table, txid, '_version', '')}), "
@@ -88,7 +139,7 @@ def feed_state(runtime: RecordRuntime) -> FeedState:
     )
     storage_id = runtime.storage_id
     with connection.cursor() as cursor:
-        cursor.execute(sql, [storage_id, storage_id, storage_id])
+        cursor.execute(sql, [*params, storage_id, storage_id, storage_id])
         row = cursor.fetchone()
     bound_txid, bound_seq, live_txid, live_seq, gone_txid, gone_seq = row[:6]
     found = [
@@ -167,22 +218,53 @@ def tombstones(
     """Up to `limit` + 1 of the storage's tombstones after `after` and at most `bound`,
     in feed order, but for keys that exist again (whose record's own entry follows)."""
     pk = runtime.model._meta.pk
-    lives_again = runtime.model.objects.filter(
-        pk=Cast(OuterRef("key"), output_field=_cast_field(pk))
-    )
-    columns = _tombstone_columns()
-    beyond = RawSQL(f"({columns[0]}, {columns[1]}) > (%s, %s)", after, output_field=BooleanField())
-    rows = (
-        FeedTombstone.objects.filter(storage_id=runtime.storage_id)
-        .filter(_at_most(*columns, bound), beyond, ~Exists(lives_again))
-        .order_by("txid", "seq")
-        .values("key", "version", "txid", "seq")[: limit + 1]
-    )
+    rows = _tombstone_rows(runtime, after, bound, limit)
+    if runtime.distributed:
+        rows = _not_living_again(runtime, rows, bound, limit)
     convert = dict(runtime.converters).get(runtime.key_name)
     for row in rows:
         key = pk.to_python(row["key"])
         row["key"] = convert(key) if convert is not None else key
         yield Entry(Position(row["txid"], row["seq"]), row, True)
+
+
+def _tombstone_rows(
+    runtime: RecordRuntime, after: Position, bound: Position, limit: int
+) -> list[dict[str, Any]]:
+    columns = _tombstone_columns()
+    beyond = RawSQL(f"({columns[0]}, {columns[1]}) > (%s, %s)", after, output_field=BooleanField())
+    rows = FeedTombstone.objects.filter(storage_id=runtime.storage_id).filter(
+        _at_most(*columns, bound), beyond
+    )
+    if not runtime.distributed:
+        pk = runtime.model._meta.pk
+        lives_again = runtime.model.objects.filter(
+            pk=Cast(OuterRef("key"), output_field=_cast_field(pk))
+        )
+        rows = rows.filter(~Exists(lives_again))
+    return list(rows.order_by("txid", "seq").values("key", "version", "txid", "seq")[: limit + 1])
+
+
+def _not_living_again(
+    runtime: RecordRuntime, rows: list[dict[str, Any]], bound: Position, limit: int
+) -> list[dict[str, Any]]:
+    """A distributed table's tombstones but for keys that exist again, looked up apart (a
+    subquery joining the coordinator's tombstones with the shards is not one Citus runs),
+    reading on until `limit` + 1 are left or none is."""
+    pk = runtime.model._meta.pk
+    kept: list[dict[str, Any]] = []
+    while rows:
+        keys = {pk.to_python(row["key"]) for row in rows}
+        living = {
+            str(key)
+            for key in runtime.model.objects.filter(pk__in=keys).values_list("pk", flat=True)
+        }
+        kept += [row for row in rows if row["key"] not in living]
+        if len(kept) > limit or len(rows) <= limit:
+            break
+        last = rows[-1]
+        rows = _tombstone_rows(runtime, Position(last["txid"], last["seq"]), bound, limit)
+    return kept[: limit + 1]
 
 
 # --- SQL pieces -------------------------------------------------------------------------

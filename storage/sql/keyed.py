@@ -18,7 +18,7 @@ from typing import Any
 from django.db import DEFAULT_DB_ALIAS, connection, models, transaction
 
 from access.selectors import Guard
-from factory.schema import record_versions
+from factory.schema import feed, record_versions
 
 _PLACEHOLDER_KEYS = {
     models.BigAutoField: 0,
@@ -119,6 +119,7 @@ class KeyedUpdate:
         self.table_name = model._meta.db_table
         self.table = connection.ops.quote_name(self.table_name)
         self.next_version = record_versions.update_version_sql(model)
+        self.stamp = feed.update_stamp(model)
         self._shapes: dict[tuple[tuple[str, ...], int | None, str | None], str] = {}
 
     def run(
@@ -177,6 +178,8 @@ class KeyedUpdate:
         assignments = [f"{column[name]} = %s" for name in names]
         next_version = self.next_version or "%s"
         assignments += [f"{version} = {next_version}", f"{column['_updated_at']} = %s"]
+        if self.stamp is not None:
+            assignments.append(self.stamp)
         key = quote(self.select.key_field.column)
         where = f"{key} = %s"
         if versions is not None:

@@ -25,7 +25,7 @@ from django.db import connection, models
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
-from factory.schema import record_versions
+from factory.schema import feed, record_versions
 from storage.serializers import RowRecord
 
 CREATED, UPDATED, UNCHANGED, SKIPPED, STALE = "created", "updated", "unchanged", "skipped", "stale"
@@ -159,6 +159,9 @@ def _resolution(
         f"{quote('_version')} = {version}",
         f"{quote('_updated_at')} = EXCLUDED.{quote('_updated_at')}",
     ]
+    stamp = feed.upsert_stamp(model)
+    if stamp is not None:
+        assignments.append(stamp)
     mine = ", ".join(f"{table}.{column}" for column in columns)
     theirs = ", ".join(f"EXCLUDED.{column}" for column in columns)
     where = f"ROW({mine}) IS DISTINCT FROM ROW({theirs})"

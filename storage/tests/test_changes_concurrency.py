@@ -37,6 +37,9 @@ DEFINITION = {
         "map": {"name": "/name", "age": "/age"},
     },
 }
+# The same storage sharded across the Citus cluster of `make test-citus` (tests/cluster):
+# writes to several workers commit there after the coordinator (storage.sql.changes).
+DISTRIBUTED = {**DEFINITION, "distribution": {"shards": 4}}
 SECONDS = 2.5
 RUNS = 3
 
@@ -136,9 +139,16 @@ def _threads(
     return threads
 
 
+@pytest.mark.parametrize(
+    "definition",
+    [
+        pytest.param(DEFINITION, id="table"),
+        pytest.param(DISTRIBUTED, id="distributed", marks=pytest.mark.citus),
+    ],
+)
 @pytest.mark.parametrize("run", range(RUNS))
-def test_a_follower_ends_with_exactly_the_table_under_eight_writers(admin_token, run):
-    storage_create(data=DEFINITION)
+def test_a_follower_ends_with_exactly_the_table_under_eight_writers(admin_token, run, definition):
+    storage_create(data=definition)
     headers = {"Authorization": f"Bearer {admin_token}"}
     stop = threading.Event()
     writers = [lambda n=n: _writer(Client(headers=headers), stop, run * 100 + n) for n in range(5)]
