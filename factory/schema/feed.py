@@ -137,14 +137,19 @@ def _install_sqlite(
 def build_index(editor: BaseDatabaseSchemaEditor, table: str, key_column: str) -> None:
     """The index the feed reads in position order; CONCURRENTLY when outside a
     transaction (an existing table being upgraded), else within the caller's."""
-    quote = editor.quote_name
     postgresql = connection.vendor == "postgresql"
     concurrently = " CONCURRENTLY" if postgresql and not connection.in_atomic_block else ""
-    txid = f"{quote(TXID)}, " if postgresql else ""
-    editor.execute(
-        f"CREATE INDEX{concurrently} IF NOT EXISTS {quote(position_index(table))} "
-        f"ON {quote(table)} ({txid}{quote('_version')}, {quote(key_column)})",
-        None,
+    sql = index_sql(editor, table, key_column)
+    editor.execute(sql.replace("CREATE INDEX", f"CREATE INDEX{concurrently} IF NOT EXISTS"), None)
+
+
+def index_sql(editor: BaseDatabaseSchemaEditor, table: str, key_column: str) -> str:
+    """CREATE INDEX of the position index, plain (built online by the caller's means)."""
+    quote = editor.quote_name
+    txid = f"{quote(TXID)}, " if connection.vendor == "postgresql" else ""
+    return (
+        f"CREATE INDEX {quote(position_index(table))} "
+        f"ON {quote(table)} ({txid}{quote('_version')}, {quote(key_column)})"
     )
 
 
