@@ -145,10 +145,10 @@ def drop_partitions(model: type[models.Model], expired: list[Partition], marker:
         marker(cursor)
 
 
-def default_rows(table: str) -> int:
-    """How many rows sit in the default partition (normally none: a cheap count)."""
+def rows(partition: str) -> int:
+    """How many rows one partition holds (the default one: normally none, a cheap count)."""
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*) FROM {connection.ops.quote_name(default_name(table))}")
+        cursor.execute(f"SELECT count(*) FROM {connection.ops.quote_name(partition)}")
         return cursor.fetchone()[0]
 
 

@@ -8,7 +8,7 @@ from collections.abc import Hashable, Iterator
 from typing import Any, NamedTuple
 
 from django.db import connection, models
-from django.db.models import BooleanField, Exists, OuterRef, Value
+from django.db.models import BooleanField, Case, Exists, F, OuterRef, Value, When
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 
@@ -165,23 +165,27 @@ def tombstones(
     runtime: RecordRuntime, after: Position, bound: Position, limit: int
 ) -> Iterator[Entry]:
     """Up to `limit` + 1 of the storage's tombstones after `after` and at most `bound`,
-    in feed order, but for keys that exist again (whose record's own entry follows)."""
+    in feed order, but for keys that exist again (whose record's own entry follows). A
+    retention run's mark (factory.schema.feed.write_removed) comes as a row with `removed`."""
     pk = runtime.model._meta.pk
     lives_again = runtime.model.objects.filter(
-        pk=Cast(OuterRef("key"), output_field=_cast_field(pk))
+        pk=Cast(OuterRef("record_key"), output_field=_cast_field(pk))
     )
     columns = _tombstone_columns()
     beyond = RawSQL(f"({columns[0]}, {columns[1]}) > (%s, %s)", after, output_field=BooleanField())
     rows = (
         FeedTombstone.objects.filter(storage_id=runtime.storage_id)
+        # A mark's key is no key: CASE keeps it from the cast (a condition would not).
+        .annotate(record_key=Case(When(removed__isnull=True, then=F("key"))))
         .filter(_at_most(*columns, bound), beyond, ~Exists(lives_again))
         .order_by("txid", "seq")
-        .values("key", "version", "txid", "seq")[: limit + 1]
+        .values("key", "version", "txid", "seq", "removed")[: limit + 1]
     )
     convert = dict(runtime.converters).get(runtime.key_name)
     for row in rows:
-        key = pk.to_python(row["key"])
-        row["key"] = convert(key) if convert is not None else key
+        if row["removed"] is None:
+            key = pk.to_python(row["key"])
+            row["key"] = convert(key) if convert is not None else key
         yield Entry(Position(row["txid"], row["seq"]), row, True)
 
 
