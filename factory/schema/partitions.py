@@ -45,6 +45,8 @@ def default_name(table: str) -> str:
 
 
 def is_partitioned(table: str) -> bool:
+    if connection.vendor != "postgresql":
+        return False
     with connection.cursor() as cursor:
         cursor.execute("SELECT relkind FROM pg_class WHERE oid = to_regclass(%s)", [table])
         row = cursor.fetchone()
