@@ -190,6 +190,10 @@ AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365)
 # often, RETENTION_BATCH_ITEMS per transaction (factory.services.retention).
 RETENTION_INTERVAL_S = env_int("RETENTION_INTERVAL_S", 600)
 RETENTION_BATCH_ITEMS = env_int("RETENTION_BATCH_ITEMS", 5_000)
+# Partitioned storages: partitions are kept from the current interval through this many
+# intervals ahead, made at creation and by the worker at each retention run
+# (factory.services.partitions), so that a write never waits for one.
+PARTITIONS_AHEAD = env_int("PARTITIONS_AHEAD", 3)
 
 # --- Change feed (GET /api/v1/storage/{name}/changes/, storage/changes.py) ---------------
 # Tombstones (deleted records) are kept this long, then pruned by the worker; a consumer

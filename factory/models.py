@@ -109,6 +109,10 @@ class FeedTombstone(models.Model):
     txid = models.BigIntegerField()
     seq = models.BigIntegerField()
     deleted_at = models.DateTimeField(db_index=True)
+    # A retention run's mark instead of one tombstone per record, when it dropped whole
+    # partitions: {"field": ..., "before": ...}, under the key feed.REMOVED_KEY (one per
+    # storage, replaced by each such run; null for a record's tombstone).
+    removed = models.JSONField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -12,6 +12,7 @@ from django.db.models.functions import Now
 
 from core.errors import NotFound, StorageNotFound
 from factory.models import StorageDefinition, StorageVersion, VersionStatus, WorkerHeartbeat
+from factory.schema import names, partitions
 from factory.schema.builder import build_model
 
 
@@ -78,6 +79,7 @@ def storage_definition(*, storage: StorageDefinition) -> dict[str, Any]:
         "source": latest.definition.get("source"),
         "retention": latest.definition.get("retention"),
         "distribution": latest.definition.get("distribution"),
+        "partition": latest.definition.get("partition"),
         "created_at": storage.created_at,
         "updated_at": storage.updated_at,
     }
@@ -94,6 +96,29 @@ def ready_status(*, name: str) -> dict[str, Any]:
         "ready": latest.status == VersionStatus.READY,
         "detail": _version_detail(latest),
         "retention": _retention_status(storage, latest.definition.get("retention")),
+        "partitions": _partitions_status(storage, latest.definition),
+    }
+
+
+def _partitions_status(storage: StorageDefinition, definition: dict[str, Any]) -> Any:
+    """The partitions that exist, and the records outside them; None when the storage is
+    not partitioned or serves no table."""
+    spec = definition.get("partition")
+    if spec is None or storage.serving_version is None:
+        return None
+    table = names.table_name(storage.name)
+    try:
+        with transaction.atomic():  # a missing table must not spoil the caller's transaction
+            dated = partitions.partitions(table, spec["interval"])
+            outside = partitions.rows(partitions.default_name(table))
+    except DatabaseError:
+        return None
+    return {
+        **spec,
+        "partitions": len(dated),
+        "start": dated[0].start if dated else None,
+        "end": dated[-1].end if dated else None,
+        "default_rows": outside,
     }
 
 

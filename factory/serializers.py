@@ -53,6 +53,11 @@ class DistributionSerializer(serializers.Serializer):
     )
 
 
+class PartitionSerializer(serializers.Serializer):
+    field = serializers.CharField(help_text="a required date or datetime field, or _created_at")
+    interval = serializers.ChoiceField(choices=["day", "week", "month"])
+
+
 class StorageDetailSerializer(StorageSummarySerializer):
     primary_key = PrimaryKeySerializer()
     fields = FieldSpecSerializer(many=True)
@@ -60,6 +65,7 @@ class StorageDetailSerializer(StorageSummarySerializer):
     source = SourceSerializer(allow_null=True)
     retention = RetentionSerializer(allow_null=True)
     distribution = DistributionSerializer(allow_null=True)
+    partition = PartitionSerializer(allow_null=True)
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
@@ -81,6 +87,9 @@ class DefinitionInputSerializer(serializers.Serializer):
     source = SourceSerializer(required=False)
     retention = RetentionSerializer(required=False)
     distribution = DistributionSerializer(required=False)
+    partition = PartitionSerializer(
+        required=False, help_text="PostgreSQL, at creation only: a table partitioned by time"
+    )
 
 
 class RetentionRunSerializer(serializers.Serializer):
@@ -94,6 +103,21 @@ class RetentionRunSerializer(serializers.Serializer):
         allow_null=True, help_text="the retention field's oldest value left (null: none)"
     )
     error = serializers.CharField(allow_null=True, help_text="why the last run stopped early")
+
+
+class PartitionsStatusSerializer(serializers.Serializer):
+    """A partitioned storage's partitions (null: not partitioned, or no table)."""
+
+    field = serializers.CharField()
+    interval = serializers.CharField()
+    partitions = serializers.IntegerField(help_text="dated partitions (the default one apart)")
+    start = serializers.DateField(allow_null=True, help_text="the oldest partition's first day")
+    end = serializers.DateField(
+        allow_null=True, help_text="the day after the newest partition (UTC, exclusive)"
+    )
+    default_rows = serializers.IntegerField(
+        help_text="records in the default partition: outside every partition (normally 0)"
+    )
 
 
 # The README's example, with the indexes every database has (btree): the body Swagger UI's
@@ -125,6 +149,7 @@ class ReadyStatusSerializer(serializers.Serializer):
     ready = serializers.BooleanField()
     detail = serializers.CharField(allow_null=True)
     retention = RetentionRunSerializer(allow_null=True)
+    partitions = PartitionsStatusSerializer(allow_null=True)
 
 
 class VersionSummarySerializer(serializers.Serializer):

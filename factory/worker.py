@@ -6,7 +6,8 @@ started a worker again. Here that loop runs inside one that, on a lost database,
 warning, waits for the database with capped exponential back-off, resumes the migrations
 the outage interrupted, and serves the queue again. A thread meanwhile records the
 worker's heartbeat (factory.services.workers), also during long migrations, and another
-removes the records of storages with a retention rule (factory.services.retention).
+removes the records of storages with a retention rule (factory.services.retention), after
+adding the partitions partitioned storages need ahead (factory.services.partitions).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from django_tasks_db.compat import TaskResultStatus
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 
+from factory.services.partitions import partitions_maintain_all
 from factory.services.retention import retention_run_all
 from factory.services.workers import worker_heartbeat, worker_housekeeping
 
@@ -185,7 +187,8 @@ class Heartbeat(threading.Thread):
 class Retention(threading.Thread):
     """Runs every storage's retention at start and then every RETENTION_INTERVAL_S, on a
     connection of its own: apart from the heartbeat, whose beats a long run must not
-    delay, and from the queue loop, whose migrations it must not hold up. An outage or a
+    delay, and from the queue loop, whose migrations it must not hold up. Each run first
+    adds the partitions partitioned storages need ahead (PARTITIONS_AHEAD). An outage or a
     failed run is only retried at the next run."""
 
     def __init__(self) -> None:
@@ -201,6 +204,9 @@ class Retention(threading.Thread):
     @staticmethod
     def run_once() -> None:
         try:
+            added = partitions_maintain_all()
+            if any(added.values()):
+                logger.info("partitions added %s", added)
             removed = retention_run_all()
             if any(removed.values()):
                 logger.info("retention removed %s", removed)

@@ -186,8 +186,7 @@ def changes_page(*, runtime: RecordRuntime, query: FeedQuery, state: sql.FeedSta
     for entry in served:
         if entry.tombstone:
             last = Cursor(entry.position)
-            shown = {runtime.key_name: entry.row["key"], "_version": entry.row["version"]}
-            shown["_deleted"] = True
+            shown = _tombstone(runtime, entry.row)
         else:
             last = Cursor(entry.position, entry.row[runtime.key_name])
             shown = next(records)
@@ -196,6 +195,14 @@ def changes_page(*, runtime: RecordRuntime, query: FeedQuery, state: sql.FeedSta
     if len(merged) <= limit:
         last = Cursor(bound)  # everything up to the bound is served
     return ChangesPage(entries, encode_cursor(runtime.storage_id, last))
+
+
+def _tombstone(runtime: RecordRuntime, row: dict[str, Any]) -> dict[str, Any]:
+    """A deleted record's entry, or a retention run's mark that records were removed
+    wholesale: {"_removed": {"field": ..., "before": ...}} (partitions dropped)."""
+    if row["removed"] is not None:
+        return {"_removed": row["removed"]}
+    return {runtime.key_name: row["key"], "_version": row["version"], "_deleted": True}
 
 
 def feed_cursor(runtime: RecordRuntime, found: RecordList) -> str:

@@ -402,10 +402,12 @@ def _changes(name: str, definition: StorageSpec) -> dict[str, Any]:
     live = {
         "allOf": [_ref("ListedRecord"), {"type": "object", "properties": {"_position": _POSITION}}]
     }
+    # Only a storage whose partitions retention drops sees a retention run's mark.
+    removed = [_REMOVED] if definition.partitioned else []
     page = {
         "type": "object",
         "properties": {
-            "results": {"type": "array", "items": {"oneOf": [live, tombstone]}},
+            "results": {"type": "array", "items": {"oneOf": [live, tombstone, *removed]}},
             "next": {"type": "string", "description": "always present: come back with it"},
         },
         "required": ["results", "next"],
@@ -440,6 +442,22 @@ def _changes(name: str, definition: StorageSpec) -> dict[str, Any]:
 _POSITION = {
     "type": "string",
     "description": "the entry's feed position, `<transaction>.<sequence>`, in the feed's order",
+}
+
+
+_REMOVED = {
+    "type": "object",
+    "properties": {
+        "_removed": {
+            "type": "object",
+            "properties": {"field": {"type": "string"}, "before": {"type": "string"}},
+            "required": ["field", "before"],
+        },
+        "_position": _POSITION,
+    },
+    "required": ["_removed", "_position"],
+    "description": "partitions dropped by retention: every record whose `field` was before "
+    "`before` is gone",
 }
 
 

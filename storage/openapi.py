@@ -58,6 +58,20 @@ _POSITION = {
     "description": "The entry's feed position, `<transaction>.<sequence>`: entries come in "
     "its order (records that predate the feed may share one). To resume, use `next`.",
 }
+REMOVED = {
+    "type": "object",
+    "properties": {
+        "_removed": {
+            "type": "object",
+            "properties": {"field": {"type": "string"}, "before": {"type": "string"}},
+            "required": ["field", "before"],
+        },
+        "_position": _POSITION,
+    },
+    "required": ["_removed", "_position"],
+    "description": "A retention run dropped whole partitions: every record whose `field` "
+    "was before `before` is gone, with no tombstone of its own (partitioned storages).",
+}
 CHANGE = {
     "oneOf": [
         {
@@ -79,6 +93,7 @@ CHANGE = {
             "description": "A tombstone: the record with this key (its one other member) "
             "was deleted.",
         },
+        REMOVED,
     ]
 }
 _CHANGES_PAGE = {

@@ -21,23 +21,43 @@ APP_LABEL = "storage_records"
 
 def build_model(*, storage_id: int, version: int, definition: dict[str, Any]) -> type[models.Model]:
     """A model class for one storage version; pure: touches no database."""
+    key = primary_key_field(definition["primary_key"])
+    model = type(f"Storage{storage_id}V{version}", (models.Model,), _attrs(definition, key))
+    # Underscored: field names cannot start with "_", so these never shadow a field.
+    model._storage_id = storage_id  # type: ignore[attr-defined]
+    model._storage_version = version  # type: ignore[attr-defined]
+    model._definition = definition  # type: ignore[attr-defined]
+    return model
+
+
+def partitioned_table_model(model: type[models.Model]) -> type[models.Model]:
+    """The model a partitioned storage's table is created from (factory.schema.ddl): its
+    PRIMARY KEY is (key, partition field), since PostgreSQL enforces uniqueness on a
+    partitioned table only with the partition column (factory.schema.partitioning says
+    why the key alone stays unique). The records API keeps `model`, keyed by the key."""
+    definition = model._definition
+    key = definition["primary_key"]["name"]
+    key_field = primary_key_field(definition["primary_key"])
+    key_field.primary_key = False
+    attrs = _attrs(definition, key_field)
+    attrs["pk"] = models.CompositePrimaryKey(key, definition["partition"]["field"])
+    return type(f"{model.__name__}Table", (models.Model,), attrs)
+
+
+def _attrs(definition: dict[str, Any], key: models.Field) -> dict[str, Any]:
+    """The class attributes of a storage model, columns in table order (the key first)."""
     table = names.table_name(definition["name"])
     attrs: dict[str, Any] = {
         "__module__": "storage.records",
         "Meta": _meta(table, definition),
-        definition["primary_key"]["name"]: primary_key_field(definition["primary_key"]),
+        definition["primary_key"]["name"]: key,
         "_version": version_field(table),
         "_created_at": models.DateTimeField(),
         "_updated_at": models.DateTimeField(),
     }
     for spec in definition["fields"]:
         attrs[spec["name"]] = model_field(spec)
-    model = type(f"Storage{storage_id}V{version}", (models.Model,), attrs)
-    # Underscored: field names cannot start with "_", so these never shadow a field.
-    model._storage_id = storage_id  # type: ignore[attr-defined]
-    model._storage_version = version  # type: ignore[attr-defined]
-    model._definition = definition  # type: ignore[attr-defined]
-    return model
+    return attrs
 
 
 def version_field(table: str) -> models.BigIntegerField:

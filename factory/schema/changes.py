@@ -45,6 +45,7 @@ def diff_definitions(old: dict[str, Any], new: dict[str, Any]) -> Diff:
     for block in CREATION_ONLY:
         if old.get(block) != new.get(block):
             diff.refuse(block, f"'{block}' is set when the storage is created and cannot change")
+    _diff_partition(old.get("partition"), new, diff)
     if old["description"] != new["description"]:
         diff.changes.append({"op": "change_description"})
     if old.get("source") != new.get("source"):
@@ -58,6 +59,18 @@ def diff_definitions(old: dict[str, Any], new: dict[str, Any]) -> Diff:
     _diff_fields(old["fields"], new["fields"], diff)
     _diff_indexes(old["indexes"], new["indexes"], diff)
     return diff
+
+
+def _diff_partition(old: dict[str, Any] | None, new: dict[str, Any], diff: Diff) -> None:
+    """Partitioning is the table's layout, chosen at creation: PostgreSQL cannot turn a
+    table into a partitioned one (or back) in place, nor change its partition key. (That
+    the partition field stays required and not nullable is normalize_partition's rule.)"""
+    if old != new.get("partition"):
+        diff.refuse(
+            "partition",
+            "partitioning is set when a storage is created and cannot be added, removed or "
+            "changed by a new version; create another storage and copy the records over",
+        )
 
 
 def _diff_fields(old: list[dict], new: list[dict], diff: Diff) -> None:

@@ -10,10 +10,13 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, models
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.utils import timezone
 
-from factory.schema import distribution, feed, record_versions
+from factory.schema import distribution, feed, partitions, record_versions
+from factory.schema.partitioning import starts_ahead
 
 
 @contextmanager
@@ -38,16 +41,25 @@ def create_table(editor: BaseDatabaseSchemaEditor, model: type[models.Model]) ->
     Storage models are *managed* (builder.py) precisely so that create_model() and SQLite's
     table rebuilds include their Meta.indexes; Django skips them for unmanaged models.
     With the table, the counter its records' versions come from (record_versions), and
-    what feeds its change feed (feed).
+    what feeds its change feed (feed). A partitioned storage's table is made by
+    factory.schema.partitions, with its default partition and PARTITIONS_AHEAD partitions
+    after the current one, so that no write waits for the worker to make one.
     """
     table = model._meta.db_table
     record_versions.create_counter(editor, table)
-    editor.create_model(model)
+    partition = model._definition.get("partition")
+    if partition is None:
+        editor.create_model(model)
+    else:
+        partitions.create_table(editor, model)
     record_versions.attach_counter(editor, table)
     shards = distribution.shards(model._definition)
     install_feed(editor, model, triggers=shards is None)
+    if partition is not None:
+        ahead = starts_ahead(timezone.now(), partition["interval"], settings.PARTITIONS_AHEAD)
+        partitions.add_partitions(model, ahead)
     if shards is not None:
-        distribute(editor, model, shards)
+        distribute(editor, model, shards)  # with its partitions, when it has some
 
 
 def distribute(editor: BaseDatabaseSchemaEditor, model: type[models.Model], shards: int) -> None:
@@ -79,6 +91,10 @@ def build_feed_index(model: type[models.Model]) -> None:
     transaction), after dropping what a build cut off before left invalid."""
     table, key_column = model._meta.db_table, model._meta.pk.column
     with connection.schema_editor(atomic=False) as editor:
+        if partitions.is_partitioned(table):
+            sql = feed.index_sql(editor, table, key_column)
+            partitions.build_index(editor, table, feed.position_index(table), sql)
+            return
         if index_state(table, feed.position_index(table)) == "invalid":
             drop_index(editor, model, feed.position_index(table))
         feed.build_index(editor, table, key_column)
@@ -251,6 +267,12 @@ def add_index(
     model: type[models.Model],
     index: models.Index,
 ) -> None:
+    """CREATE INDEX, CONCURRENTLY where possible (on each partition of a partitioned
+    table: factory.schema.partitions.build_index)."""
+    table = model._meta.db_table
+    if concurrent_builds() and partitions.is_partitioned(table):
+        partitions.build_index(editor, table, index.name, str(index.create_sql(model, editor)))
+        return
     editor.add_index(model, index, **_concurrently())
 
 
@@ -260,12 +282,19 @@ def add_unique_index(
     name: str,
     fields: list[str],
 ) -> None:
-    """A unique index built CONCURRENTLY where possible (a constraint cannot be)."""
-    prefix = "CREATE UNIQUE INDEX CONCURRENTLY" if concurrent_builds() else "CREATE UNIQUE INDEX"
+    """A unique index built CONCURRENTLY where possible (a constraint cannot be), on each
+    partition of a partitioned table."""
+    table = model._meta.db_table
+    partitioned = concurrent_builds() and partitions.is_partitioned(table)
+    concurrently = concurrent_builds() and not partitioned
+    prefix = "CREATE UNIQUE INDEX CONCURRENTLY" if concurrently else "CREATE UNIQUE INDEX"
     template = f"{prefix} %(name)s ON %(table)s%(using)s (%(columns)s)%(include)s%(condition)s"
     statement = editor._create_index_sql(
         model, fields=[model._meta.get_field(f) for f in fields], name=name, sql=template
     )
+    if partitioned:
+        partitions.build_index(editor, table, name, str(statement))
+        return
     editor.execute(statement, params=None)
 
 
@@ -275,6 +304,9 @@ def drop_index(editor: BaseDatabaseSchemaEditor, model: type[models.Model], name
         editor.execute(
             editor._delete_constraint_sql(editor.sql_delete_unique, model, name), params=None
         )
+        return
+    if concurrent_builds() and partitions.is_partitioned(table):
+        partitions.drop_index(editor, name)  # no concurrent form: a short lock, retried
         return
     editor.execute(editor._delete_index_sql(model, name, **_concurrently()), params=None)
 

@@ -16,6 +16,7 @@ from rest_framework import serializers
 from core.errors import ValidationFailed
 from factory.schema import names
 from factory.schema.distribution import normalize_distribution
+from factory.schema.partitioning import normalize_partition
 from factory.schema.retention import normalize_retention
 from factory.schema.source import normalize_source
 from factory.schema.specs import SYSTEM_FIELDS, FieldSpec
@@ -39,6 +40,7 @@ DEFINITION_KEYS = frozenset(
         "source",
         "retention",
         "distribution",
+        "partition",
     }
 )
 PRIMARY_KEY_KEYS = frozenset({"name", "type"})
@@ -87,6 +89,7 @@ def normalize_definition(data: Any) -> dict[str, Any]:
     source = _source(data.get("source"), result, errors)
     retention = normalize_retention(data.get("retention"), result, errors.add)
     distribution = normalize_distribution(data.get("distribution"), result, errors.add)
+    partition = _partition(data.get("partition"), result, errors)
     errors.raise_if_any()
     if source is not None:
         result["source"] = source
@@ -94,7 +97,15 @@ def normalize_definition(data: Any) -> dict[str, Any]:
         result["retention"] = retention
     if distribution is not None:
         result["distribution"] = distribution
+    if partition is not None:
+        result["partition"] = partition
     return result
+
+
+def _partition(partition: Any, definition: dict[str, Any], errors: _Errors) -> Any:
+    if partition is not None:
+        _needs_postgresql("partitioned storages", "partition", errors)
+    return normalize_partition(partition, definition, errors.add)
 
 
 def _source(source: Any, definition: dict[str, Any], errors: _Errors) -> dict[str, Any] | None:
@@ -369,8 +380,11 @@ def _check_index_fit(
                 f"{path}.type",
                 f"a {index_type} index does not fit field '{name}' of type {types[name]}",
             )
-    if index_type in POSTGRESQL_ONLY_INDEX_TYPES and connection.vendor != "postgresql":
-        errors.add(
-            f"{path}.type",
-            f"{index_type} indexes need PostgreSQL; this service runs on {connection.vendor}",
-        )
+    if index_type in POSTGRESQL_ONLY_INDEX_TYPES:
+        _needs_postgresql(f"{index_type} indexes", f"{path}.type", errors)
+
+
+def _needs_postgresql(what: str, path: str, errors: _Errors) -> None:
+    """The one rule for what only PostgreSQL can do (some index types, partitioning)."""
+    if connection.vendor != "postgresql":
+        errors.add(path, f"{what} need PostgreSQL; this service runs on {connection.vendor}")

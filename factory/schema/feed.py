@@ -23,6 +23,9 @@ Names come from validated definitions and are quoted here; nothing comes from a 
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from django.db import connection, models, transaction
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.models import sql
@@ -34,6 +37,9 @@ CHANNEL = "datastorage_feed"
 TOMBSTONES = "factory_feedtombstone"
 WAITERS = "factory_feedwaiter"
 _CURRENT_TXID = "(pg_current_xact_id()::text::bigint)"
+# The tombstone key of a retention run's mark (`write_removed`): a serial key's text, the
+# only keys of the storages whose partitions are dropped, is never this.
+REMOVED_KEY = "_removed"
 
 # PostgreSQL functions every storage table's triggers call (migration 0004 creates them),
 # one statement each.
@@ -75,6 +81,20 @@ DROP_FUNCTIONS = [
     f"DROP FUNCTION IF EXISTS {function}()"
     for function in ("factory_feed_stamp", "factory_feed_tombstones", "factory_feed_notify")
 ]
+
+
+def write_removed(cursor: Any, storage_id: int, table: str, removed: dict[str, Any]) -> None:
+    """The feed's mark that records were removed wholesale (partitions dropped: no row
+    trigger fired), {"field": ..., "before": ...}, at a position of the writing
+    transaction like any tombstone; one per storage, replaced by each later mark (whose
+    `before` is later: it says all the earlier one did)."""
+    cursor.execute(
+        f"INSERT INTO {TOMBSTONES} (storage_id, key, version, txid, seq, deleted_at, removed) "
+        f"VALUES (%s, %s, 0, {_CURRENT_TXID}, nextval(%s::regclass), now(), %s::jsonb) "
+        "ON CONFLICT (storage_id, key) DO UPDATE SET txid = EXCLUDED.txid, seq = EXCLUDED.seq, "
+        "deleted_at = EXCLUDED.deleted_at, removed = EXCLUDED.removed",
+        [storage_id, REMOVED_KEY, names.version_counter(table), json.dumps(removed)],
+    )
 
 
 def position_index(table: str) -> str:
@@ -150,14 +170,19 @@ def _install_sqlite(
 def build_index(editor: BaseDatabaseSchemaEditor, table: str, key_column: str) -> None:
     """The index the feed reads in position order; CONCURRENTLY when outside a
     transaction (an existing table being upgraded), else within the caller's."""
-    quote = editor.quote_name
     postgresql = connection.vendor == "postgresql"
     concurrently = " CONCURRENTLY" if postgresql and not connection.in_atomic_block else ""
-    txid = f"{quote(TXID)}, " if postgresql else ""
-    editor.execute(
-        f"CREATE INDEX{concurrently} IF NOT EXISTS {quote(position_index(table))} "
-        f"ON {quote(table)} ({txid}{quote('_version')}, {quote(key_column)})",
-        None,
+    sql = index_sql(editor, table, key_column)
+    editor.execute(sql.replace("CREATE INDEX", f"CREATE INDEX{concurrently} IF NOT EXISTS"), None)
+
+
+def index_sql(editor: BaseDatabaseSchemaEditor, table: str, key_column: str) -> str:
+    """CREATE INDEX of the position index, plain (built online by the caller's means)."""
+    quote = editor.quote_name
+    txid = f"{quote(TXID)}, " if connection.vendor == "postgresql" else ""
+    return (
+        f"CREATE INDEX {quote(position_index(table))} "
+        f"ON {quote(table)} ({txid}{quote('_version')}, {quote(key_column)})"
     )
 
 

@@ -89,6 +89,11 @@ class StorageSpec:
     fields: tuple[FieldSpec, ...]
     indexes: tuple[IndexSpec, ...]
     source: dict[str, Any] | None = None
+    partition: dict[str, Any] | None = None  # factory.schema.partitioning
+
+    @property
+    def partitioned(self) -> bool:
+        return self.partition is not None
 
     @classmethod
     def from_normal(cls, definition: dict[str, Any]) -> StorageSpec:
@@ -100,6 +105,7 @@ class StorageSpec:
             fields=tuple(FieldSpec.from_normal(spec) for spec in definition["fields"]),
             indexes=tuple(IndexSpec.from_normal(spec) for spec in definition.get("indexes", ())),
             source=definition.get("source"),
+            partition=definition.get("partition"),
         )
 
     @property

@@ -164,8 +164,13 @@ def _drop_indexes(model: type[models.Model], changes: list[dict]) -> None:
             continue
         name = index_name(table, change["index"])
         if ddl.index_state(table, name) is not None:
-            with connection.schema_editor(atomic=False) as editor:
-                ddl.drop_index(editor, model, name)
+            # A partitioned table's index has no concurrent drop: a short lock, retried.
+            with_lock_retries(lambda name=name: _drop_index(model, name))
+
+
+def _drop_index(model: type[models.Model], name: str) -> None:
+    with connection.schema_editor(atomic=False) as editor:
+        ddl.drop_index(editor, model, name)
 
 
 def _build_indexes(model: type[models.Model], changes: list[dict]) -> None:
@@ -177,9 +182,9 @@ def _build_indexes(model: type[models.Model], changes: list[dict]) -> None:
         state = ddl.index_state(table, name)
         if state == "valid":
             continue
+        if state == "invalid":
+            with_lock_retries(lambda name=name: _drop_index(model, name))
         with connection.schema_editor(atomic=False) as editor:
-            if state == "invalid":
-                ddl.drop_index(editor, model, name)
             try:
                 if spec["unique"]:
                     ddl.add_unique_index(editor, model, name, spec["fields"])

@@ -6,10 +6,14 @@ plain DELETE under the statement timeout: writers wait at most for one batch's r
 never for a table lock. The table's own delete trigger writes one change-feed tombstone
 per record removed (factory.schema.feed), as for any other delete. A batch re-checks the
 rule on every row it deletes, so a record updated to a later value meanwhile stays.
+A storage partitioned on the rule's field drops its wholly expired partitions first (one
+feed mark for them, no tombstones); the batches then remove what is left before the
+cutoff, in the partition it falls in and in the default partition.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
 from typing import Any
@@ -26,7 +30,8 @@ from factory.schema import ddl, feed
 from factory.schema.builder import build_model
 from factory.schema.retention import parse_keep
 from factory.schema.specs import SYSTEM_FIELDS
-from factory.services.migrations import retention_lock
+from factory.services.migrations import retention_lock, storage_lock
+from factory.services.partitions import partitions_drop_expired
 
 logger = logging.getLogger("datastorage.retention")
 
@@ -48,28 +53,47 @@ def retention_run_all() -> dict[str, int]:
 def retention_run(*, version: StorageVersion, now: datetime.datetime | None = None) -> int:
     """Remove what `version`'s rule expired at `now` (default: this moment) and record the
     run on its storage; returns how many records went. A database error other than a lost
-    connection ends the run early, recorded as its `error`."""
+    connection ends the run early, recorded as its `error`.
+
+    A storage partitioned on the rule's field first loses the partitions wholly expired
+    (services.partitions: DETACH, DROP, one mark in the change feed), under its migration
+    lock: while a migration holds it, the run is skipped (not recorded) until the next."""
     storage, rule = version.storage, version.definition["retention"]
     model = build_model(
         storage_id=storage.id, version=version.number, definition=version.definition
     )
-    expired = model.objects.filter(**{f"{rule['field']}__lt": _cutoff(version, now)})
-    removed, error = 0, None
+    partitioned = version.definition.get("partition", {}).get("field") == rule["field"]
+    with storage_lock(storage.id) if partitioned else contextlib.nullcontext(True) as free:
+        if not free:
+            logger.info("retention of %s waits for its migration", storage.name)
+            return 0
+        removed, oldest, error = _remove(model, rule["field"], _cutoff(version, now), partitioned)
+    _record_run(storage, removed, oldest, error)
+    return removed
+
+
+def _remove(
+    model: type[models.Model], field: str, cutoff: Any, partitioned: bool
+) -> tuple[int, Any, str | None]:
+    """(records removed, the oldest value kept, the error that ended the run early)."""
+    expired = model.objects.filter(**{f"{field}__lt": cutoff})
+    removed, name = 0, model._definition["name"]
     try:
+        if partitioned:
+            removed, _ = partitions_drop_expired(model=model, cutoff=cutoff)
+            metrics.records_written(name, "delete", removed)
         while True:
             deleted, more = _delete_batch(expired, settings.RETENTION_BATCH_ITEMS)
             removed += deleted
-            metrics.records_written(storage.name, "delete", deleted)
+            metrics.records_written(name, "delete", deleted)
             if not more:
                 break
-        oldest = model.objects.aggregate(oldest=Min(rule["field"]))["oldest"]
+        return removed, model.objects.aggregate(oldest=Min(field))["oldest"], None
     except DatabaseError as exc:
         if ddl.connection_lost():
             raise  # an outage: the worker waits for the database, the next run goes on
-        logger.warning("retention of storage %s stopped: %s", storage.name, exc)
-        error, oldest = str(exc).strip() or repr(exc), None
-    _record_run(storage, removed, oldest, error)
-    return removed
+        logger.warning("retention of storage %s stopped: %s", name, exc)
+        return removed, None, str(exc).strip() or repr(exc)
 
 
 def _cutoff(version: StorageVersion, now: datetime.datetime | None) -> Any:

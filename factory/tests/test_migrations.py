@@ -181,6 +181,7 @@ def test_records_api_serves_the_previous_version_until_the_new_one_is_ready(
         "ready": False,
         "detail": NO_WORKER,
         "retention": None,
+        "partitions": None,
     }
 
     assert migration_run(storage_id=storage.id, number=2) == "ready"
@@ -346,6 +347,7 @@ def test_interrupted_migration_is_resumed_by_the_command(api_client, storage, no
         "ready": False,
         "detail": NO_WORKER,
         "retention": None,
+        "partitions": None,
     }
     # Half-applied: PostgreSQL committed the column before the crash (SQLite rolled back).
     assert ("color" in columns(TABLE)) is (connection.vendor == "postgresql")
@@ -363,6 +365,7 @@ def test_interrupted_migration_is_resumed_by_the_command(api_client, storage, no
         "ready": True,
         "detail": None,
         "retention": None,
+        "partitions": None,
     }
     assert index_name(TABLE, COLOR_INDEX) in index_names(TABLE)
     assert list(columns(TABLE)).count("color") == 1

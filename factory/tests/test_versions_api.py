@@ -182,6 +182,7 @@ def test_description_only_change_makes_a_version_that_serves_at_once(api_client,
         "ready": True,
         "detail": None,
         "retention": None,
+        "partitions": None,
     }
     assert runtime_for("dogs").version == 2
 
@@ -206,6 +207,7 @@ def test_accepted_ddl_change_answers_202_then_becomes_ready(api_client, dogs, de
         "ready": True,
         "detail": None,
         "retention": None,
+        "partitions": None,
     }
     assert api_client.get(f"{RECORDS}{old['id']}/").json()["color"] == "unknown"
     assert index_name(TABLE, {"fields": ["color"], "type": "btree", "unique": False}) in (
@@ -502,6 +504,7 @@ def test_failed_version_is_kept_and_the_previous_version_keeps_serving(api_clien
         "ready": False,
         "detail": ANY,
         "retention": None,
+        "partitions": None,
     }
     assert "unique" in status["detail"].lower()
     assert "name" in status["detail"]
@@ -538,6 +541,7 @@ def test_retry_of_a_failed_version_after_fixing_the_data_makes_it_ready(api_clie
         "ready": True,
         "detail": None,
         "retention": None,
+        "partitions": None,
     }
     assert ddl.index_state(TABLE, index_name(TABLE, UNIQUE_NAME)) == "valid"
     refused = api_client.post(

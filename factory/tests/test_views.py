@@ -125,6 +125,7 @@ def test_post_creates_the_storage_and_answers_201_with_its_definition(api_client
         "source": None,
         "retention": None,
         "distribution": None,
+        "partition": None,
         "created_at": iso(storage.created_at),
         "updated_at": iso(storage.updated_at),
     }
@@ -157,6 +158,7 @@ def test_post_of_the_readme_example_creates_its_table_and_indexes(api_client):
         "source": None,
         "retention": None,
         "distribution": None,
+        "partition": None,
     }
     assert indexes("ds_dogs") == {("btree", ("breed",)), ("unique", ("name", "born"))}
 
@@ -446,6 +448,7 @@ def test_detail_answers_the_current_definition_with_its_etag(api_client, create_
         "source": None,
         "retention": None,
         "distribution": None,
+        "partition": None,
         "created_at": iso(storage.created_at),
         "updated_at": iso(storage.updated_at),
     }
@@ -605,6 +608,7 @@ def test_ready_status_through_the_life_of_a_storage(api_client):
         "ready": True,
         "detail": None,
         "retention": None,
+        "partitions": None,
     }
 
     api_client.delete(detail_url("dogs"), HTTP_IF_MATCH='"1"')
@@ -667,6 +671,7 @@ def test_failed_table_creation_keeps_the_storage_as_failed_with_the_reason(api_c
         "ready": False,
         "detail": "disk full",
         "retention": None,
+        "partitions": None,
     }
     assert api_client.get(detail_url("dogs")).json()["status"] == "failed"
     assert api_client.get(STORAGES).json()["results"] == [

@@ -65,6 +65,7 @@ def expected(detail: str | None, status: str = "pending") -> dict:
         "ready": False,
         "detail": detail,
         "retention": None,
+        "partitions": None,
     }
 
 

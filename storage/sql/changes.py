@@ -9,7 +9,7 @@ from collections.abc import Hashable, Iterator
 from typing import Any, NamedTuple
 
 from django.db import connection, models
-from django.db.models import BooleanField, Exists, OuterRef, Value
+from django.db.models import BooleanField, Case, Exists, F, OuterRef, Value, When
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 
@@ -216,15 +216,17 @@ def tombstones(
     runtime: RecordRuntime, after: Position, bound: Position, limit: int
 ) -> Iterator[Entry]:
     """Up to `limit` + 1 of the storage's tombstones after `after` and at most `bound`,
-    in feed order, but for keys that exist again (whose record's own entry follows)."""
+    in feed order, but for keys that exist again (whose record's own entry follows). A
+    retention run's mark (factory.schema.feed.write_removed) comes as a row with `removed`."""
     pk = runtime.model._meta.pk
     rows = _tombstone_rows(runtime, after, bound, limit)
     if runtime.distributed:
         rows = _not_living_again(runtime, rows, bound, limit)
     convert = dict(runtime.converters).get(runtime.key_name)
     for row in rows:
-        key = pk.to_python(row["key"])
-        row["key"] = convert(key) if convert is not None else key
+        if row["removed"] is None:
+            key = pk.to_python(row["key"])
+            row["key"] = convert(key) if convert is not None else key
         yield Entry(Position(row["txid"], row["seq"]), row, True)
 
 
@@ -233,16 +235,20 @@ def _tombstone_rows(
 ) -> list[dict[str, Any]]:
     columns = _tombstone_columns()
     beyond = RawSQL(f"({columns[0]}, {columns[1]}) > (%s, %s)", after, output_field=BooleanField())
-    rows = FeedTombstone.objects.filter(storage_id=runtime.storage_id).filter(
-        _at_most(*columns, bound), beyond
+    rows = (
+        FeedTombstone.objects.filter(storage_id=runtime.storage_id)
+        # A mark's key is no key: CASE keeps it from the cast (a condition would not).
+        .annotate(record_key=Case(When(removed__isnull=True, then=F("key"))))
+        .filter(_at_most(*columns, bound), beyond)
     )
     if not runtime.distributed:
         pk = runtime.model._meta.pk
         lives_again = runtime.model.objects.filter(
-            pk=Cast(OuterRef("key"), output_field=_cast_field(pk))
+            pk=Cast(OuterRef("record_key"), output_field=_cast_field(pk))
         )
         rows = rows.filter(~Exists(lives_again))
-    return list(rows.order_by("txid", "seq").values("key", "version", "txid", "seq")[: limit + 1])
+    shown = ("key", "version", "txid", "seq", "removed")
+    return list(rows.order_by("txid", "seq").values(*shown)[: limit + 1])
 
 
 def _not_living_again(
@@ -254,12 +260,12 @@ def _not_living_again(
     pk = runtime.model._meta.pk
     kept: list[dict[str, Any]] = []
     while rows:
-        keys = {pk.to_python(row["key"]) for row in rows}
+        keys = {pk.to_python(row["key"]) for row in rows if row["removed"] is None}
         living = {
             str(key)
             for key in runtime.model.objects.filter(pk__in=keys).values_list("pk", flat=True)
         }
-        kept += [row for row in rows if row["key"] not in living]
+        kept += [row for row in rows if row["removed"] is not None or row["key"] not in living]
         if len(kept) > limit or len(rows) <= limit:
             break
         last = rows[-1]

@@ -4,6 +4,7 @@ writers, unique violations, schema changes, ingest, and what is refused."""
 
 from __future__ import annotations
 
+import datetime
 import threading
 
 import pytest
@@ -11,6 +12,7 @@ from django.db import connection, connections
 
 from factory.models import StorageDefinition
 from factory.schema.names import table_name
+from factory.services.partitions import partitions_maintain
 from factory.tests.tables import table_names
 
 pytestmark = [pytest.mark.citus, pytest.mark.django_db(transaction=True)]
@@ -274,3 +276,34 @@ def test_ingest_writes_into_a_distributed_storage(api_client):
     assert response.status_code in (200, 202), response.json()
     assert _shard_count("dogs") == 4
     assert api_client.get(f"{DOGS}?count=exact").json()["count"] == 10
+
+
+def test_a_partitioned_storage_is_distributed_with_its_partitions(api_client):
+    definition = {
+        "name": "events",
+        "fields": [{"name": "at", "type": "datetime", "required": True}],
+        "indexes": [{"fields": ["at"]}],
+        "partition": {"field": "at", "interval": "month"},
+        "distribution": {"shards": 2},
+    }
+    assert api_client.post("/api/v1/factory/storage/", definition, format="json").status_code == 201
+    events = "/api/v1/storage/events/"
+    now = api_client.post(events, {"at": "2026-12-05T10:00:00Z"}, format="json").json()
+    future = api_client.post(events, {"at": "2999-01-15T10:00:00Z"}, format="json").json()
+    ready = "/api/v1/factory/ready_status/events/"
+    assert api_client.get(ready).json()["partitions"]["default_rows"] == 1
+
+    version = StorageDefinition.objects.get(name="events").versions.get(number=1)
+    added = partitions_maintain(
+        version=version, now=datetime.datetime(2999, 1, 2, tzinfo=datetime.UTC)
+    )
+
+    assert len(added) == 4
+    assert api_client.get(ready).json()["partitions"]["default_rows"] == 0
+    assert api_client.get(f"{events}{future['id']}/").json() == future
+    assert api_client.get(f"{events}{now['id']}/").json() == now
+    with connection.cursor() as cursor:  # each new partition is distributed too
+        cursor.execute(
+            "SELECT count(*) FROM pg_dist_partition WHERE logicalrelid::text LIKE 'ds_events_p%%'"
+        )
+        assert cursor.fetchone()[0] >= 4 + 1

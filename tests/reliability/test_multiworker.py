@@ -211,6 +211,7 @@ def test_every_worker_serves_the_new_field_once_ready(stack):
             "ready": True,
             "detail": None,
             "retention": None,
+            "partitions": None,
         }
         # From here on, each worker (one pinned connection each) must take the new field.
         problems = []

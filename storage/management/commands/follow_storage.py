@@ -11,6 +11,7 @@ which changes nothing (the feed gives each record's state, not a diff).
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import time
@@ -80,6 +81,9 @@ class Follower:
                     continue
                 raise
             for entry in page["results"]:
+                if "_removed" in entry:  # a retention run dropped partitions wholesale
+                    self.forget_before(**entry["_removed"])
+                    continue
                 key = json.dumps(entry[self.key])
                 entry.pop("_position")
                 if entry.pop("_deleted", False):
@@ -92,9 +96,24 @@ class Follower:
             if once and not page["results"]:
                 return applied
 
+    def forget_before(self, field: str, before: str) -> None:
+        """Drop the records whose `field` is before `before` (both ISO 8601)."""
+        limit = _moment(before)
+        self.records = {
+            key: record
+            for key, record in self.records.items()
+            if record.get(field) is None or _moment(record[field]) >= limit
+        }
+
     def save(self, cursor: str) -> None:
         _replace(self.out, "".join(json.dumps(r) + "\n" for r in self.records.values()))
         _replace(self.cursor_file, cursor + "\n")
+
+
+def _moment(value: str) -> datetime.datetime:
+    """A date or datetime field's value as an instant (a date: its midnight UTC)."""
+    moment = datetime.datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)
 
 
 def _after(url: str) -> str:
