@@ -62,10 +62,12 @@ test-citus: install citus
 	$(BIN)/python scripts/with_postgres.py --citus 2 -- $(BIN)/pytest --reuse-db $(CITUS_TESTS) $(PYTEST_ARGS)
 
 ## citus: the Citus extension in the local PostgreSQL server, built from ../shared/citus
-## when missing (needs root: apt and make install; about 4 minutes on 2 cores)
+## when missing (apt and make install: as root, else through sudo; about 4 minutes on 2 cores)
 PG_CONFIG ?= $(lastword $(sort $(wildcard /usr/lib/postgresql/*/bin/pg_config)))
+AS_ROOT := $(if $(filter 0,$(shell id -u)),,sudo)
 citus:
-	@test -f "$$($(PG_CONFIG) --pkglibdir)/citus.so" || ../shared/citus/build-citus.sh $(PG_CONFIG)
+	@test -f "$$($(PG_CONFIG) --pkglibdir)/citus.so" \
+		|| $(AS_ROOT) ../shared/citus/build-citus.sh $(PG_CONFIG)
 
 test-sqlite: install
 	DATABASE_URL= $(BIN)/pytest -m "not postgresql" $(PYTEST_ARGS)

@@ -13,8 +13,11 @@ from typing import Any
 
 # Changes that alter the table; the others only change what the API accepts.
 DDL_OPS = frozenset({"add_field", "add_index", "drop_index", "relax_field"})
-# Blocks of a definition that shape the table itself: fixed at creation.
-CREATION_ONLY = ("distribution",)
+# Blocks of a definition that lay the table out, fixed at creation: PostgreSQL cannot turn
+# a table into a partitioned one (or back) in place, nor change its partition key, and a
+# distributed table's shards are placed by its distribution (that the partition field
+# stays required and not nullable is normalize_partition's rule).
+CREATION_ONLY = {"partition": "partitioning", "distribution": "distribution"}
 # Relaxations that need DDL (the others are enforced by the API only).
 _DDL_RELAXATIONS = frozenset({"nullable", "max_length", "min", "max", "choices"})
 
@@ -42,10 +45,13 @@ def diff_definitions(old: dict[str, Any], new: dict[str, Any]) -> Diff:
     diff = Diff()
     if old["primary_key"] != new["primary_key"]:
         diff.refuse("primary_key", "the primary key cannot change")
-    for block in CREATION_ONLY:
+    for block, layout in CREATION_ONLY.items():
         if old.get(block) != new.get(block):
-            diff.refuse(block, f"'{block}' is set when the storage is created and cannot change")
-    _diff_partition(old.get("partition"), new, diff)
+            diff.refuse(
+                block,
+                f"{layout} is set when a storage is created and cannot be added, removed or "
+                "changed by a new version; create another storage and copy the records over",
+            )
     if old["description"] != new["description"]:
         diff.changes.append({"op": "change_description"})
     if old.get("source") != new.get("source"):
@@ -59,18 +65,6 @@ def diff_definitions(old: dict[str, Any], new: dict[str, Any]) -> Diff:
     _diff_fields(old["fields"], new["fields"], diff)
     _diff_indexes(old["indexes"], new["indexes"], diff)
     return diff
-
-
-def _diff_partition(old: dict[str, Any] | None, new: dict[str, Any], diff: Diff) -> None:
-    """Partitioning is the table's layout, chosen at creation: PostgreSQL cannot turn a
-    table into a partitioned one (or back) in place, nor change its partition key. (That
-    the partition field stays required and not nullable is normalize_partition's rule.)"""
-    if old != new.get("partition"):
-        diff.refuse(
-            "partition",
-            "partitioning is set when a storage is created and cannot be added, removed or "
-            "changed by a new version; create another storage and copy the records over",
-        )
 
 
 def _diff_fields(old: list[dict], new: list[dict], diff: Diff) -> None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection, models, transaction
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.models import sql
@@ -244,8 +245,10 @@ def delete_rows(rows: models.QuerySet) -> int:
     model = rows.model
     if not distribution.is_distributed(model._definition):  # type: ignore[attr-defined]
         return rows._raw_delete(rows.db) or 0  # None: an empty queryset, no statement
-    query = rows.query.chain(sql.DeleteQuery)
-    statement, params = query.get_compiler(rows.db).as_sql()
+    try:
+        statement, params = rows.query.chain(sql.DeleteQuery).get_compiler(rows.db).as_sql()
+    except EmptyResultSet:  # a queryset that matches nothing: no statement
+        return 0
     quote = connection.ops.quote_name
     key, version = quote(model._meta.pk.column), quote("_version")
     with transaction.atomic(), connection.cursor() as cursor:

@@ -11,6 +11,7 @@ import pytest
 from django.db import connection, connections
 
 from factory.models import StorageDefinition
+from factory.schema import ddl
 from factory.schema.names import table_name
 from factory.services.partitions import partitions_maintain
 from factory.tests.tables import table_names
@@ -28,7 +29,7 @@ def _tags(shards: int = 2, **extra) -> dict:
         "primary_key": {"name": "tag", "type": "text"},
         "fields": [
             {"name": "name", "type": "text", "required": True},
-            {"name": "age", "type": "integer", "default": 0},
+            {"name": "age", "type": "integer", "default": 0, "min": 0, "max": 1000},
             {"name": "seen_at", "type": "datetime", "nullable": True},
         ],
         "indexes": [{"fields": ["name"]}],
@@ -204,7 +205,8 @@ def test_a_schema_change_adding_a_field_and_an_index_becomes_ready(api_client, t
     api_client.post(TAGS, [{"tag": f"t{n}", "name": "x"} for n in range(50)], format="json")
     definition = _tags()
     definition["fields"].append({"name": "colour", "type": "text", "default": "brown"})
-    definition["indexes"].append({"fields": ["colour", "age"]})
+    definition["fields"][1]["max"] = 5000  # a CHECK relaxed: NOT VALID, then VALIDATE
+    definition["indexes"].append({"fields": ["colour", "age"]})  # CONCURRENTLY
 
     response = _new_version(api_client, definition)
 
@@ -213,6 +215,15 @@ def test_a_schema_change_adding_a_field_and_an_index_becomes_ready(api_client, t
     assert (storage["version"], storage["status"]) == (2, "ready")
     assert api_client.get(f"{TAGS}t7/").json()["colour"] == "brown"
     assert api_client.get(f"{TAGS}?colour=brown&count=exact").json()["count"] == 50
+    relaxed = api_client.patch(f"{TAGS}t7/", {"age": 4000}, format="json", HTTP_IF_MATCH="*")
+    assert relaxed.status_code == 200, relaxed.json()
+    with connection.cursor() as cursor:  # every shard has the index, valid
+        cursor.execute(
+            "SELECT bool_and(success AND result = 't'), count(*) FROM run_command_on_shards("
+            "%s, $$SELECT bool_and(indisvalid) FROM pg_index WHERE indrelid = '%%s'::regclass$$)",
+            [table_name("tags")],
+        )
+        assert cursor.fetchone() == (True, 2)
 
 
 def test_estimated_count_reads_the_shards_statistics(api_client, tags):
@@ -307,3 +318,15 @@ def test_a_partitioned_storage_is_distributed_with_its_partitions(api_client):
             "SELECT count(*) FROM pg_dist_partition WHERE logicalrelid::text LIKE 'ds_events_p%%'"
         )
         assert cursor.fetchone()[0] >= 4 + 1
+
+
+def test_the_workers_lock_timeout_reaches_the_shards(api_client, tags):
+    """An ALTER of a distributed table waits on the workers' locks: the schema-change
+    worker's lock_timeout must hold there too (set_config alone never reaches them)."""
+    api_client.post(TAGS, [{"tag": f"t{n}", "name": "x"} for n in range(8)], format="json")
+
+    with ddl.short_lock_transaction(), connection.cursor() as cursor:
+        cursor.execute(f"SELECT DISTINCT current_setting('lock_timeout') FROM {table_name('tags')}")
+        on_the_shards = cursor.fetchall()
+
+    assert on_the_shards == [(ddl.LOCK_TIMEOUT,)]
