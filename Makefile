@@ -8,7 +8,7 @@ PORT ?= 8000
 WEB_CONCURRENCY ?= 2
 export HOST PORT WEB_CONCURRENCY
 
-.PHONY: run serve test test-postgres test-sqlite test-sqlite-slowpath lint format install docs bench bench-feed bench-schema bench-ingest bench-peers clean
+.PHONY: run serve test test-postgres test-sqlite test-sqlite-slowpath lint format install docs bench bench-feed bench-schema bench-ingest bench-peers bench-cluster clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -83,6 +83,15 @@ bench-schema: install
 
 bench-ingest: install
 	$(BIN)/python scripts/with_postgres.py -- $(BIN)/python bench/ingest.py
+
+## bench-cluster: a distributed storage vs a plain one, and retention by dropping a
+## partition vs batched deletes (bench/cluster.py), on a throwaway Citus coordinator and
+## two workers; builds Citus first (../shared/citus/build-citus.sh, needs root) when the
+## local PostgreSQL has no citus.so
+CITUS_BUILD := ../shared/citus/build-citus.sh
+bench-cluster: install
+	@ls /usr/lib/postgresql/*/lib/citus.so >/dev/null 2>&1 || $(CITUS_BUILD) || sudo $(CITUS_BUILD)
+	$(BIN)/python scripts/with_postgres.py --citus 2 -- $(BIN)/python bench/cluster.py
 
 ## bench-peers: datastorage and Kinto side by side (bench/peers.py); Kinto, pinned in
 ## bench/kinto-requirements.txt, gets a virtualenv of its own in bench/.kinto
