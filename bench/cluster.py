@@ -143,6 +143,10 @@ class ClusterCpuMeter(harness.CpuMeter):
                 with contextlib.suppress(OSError, ValueError, IndexError):
                     self.postmasters.append(int(pidfile.read_text().split()[0]))
 
+    def database_seconds(self) -> float:
+        """CPU time the cluster's servers (coordinator and workers) used so far."""
+        return sum(harness.tree_cpu_seconds(pid) for pid in self.postmasters)
+
     def sample(self) -> tuple[float, int, int]:
         fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
         user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fields[:8])
@@ -300,14 +304,17 @@ def run_wrk(
     log.skip()
     meter = ClusterCpuMeter()
     before = meter.sample()
-    cpu = harness.tree_cpu_seconds(api_pid)
+    cpu, database = harness.tree_cpu_seconds(api_pid), meter.database_seconds()
     result = harness.run_wrk(script, url, args, duration=config.duration, token=token)
     cpu = harness.tree_cpu_seconds(api_pid) - cpu
+    database = meter.database_seconds() - database
     others = meter.others_share(before)
     figures = asdict(result)
     figures.pop("output")
     if result.requests:
         figures["server_cpu_ms_per_request"] = round(cpu * 1000 / result.requests, 4)
+        # The steadier figure on a shared machine: what each request cost the servers.
+        figures["database_cpu_ms_per_request"] = round(database * 1000 / result.requests, 4)
     return {
         "operation": name,
         "side": side,
@@ -330,6 +337,13 @@ def ratios(bulk: dict[str, Any], runs: list[dict[str, Any]]) -> dict[str, Any]:
         }
         ratio = rates["sharded"] / rates["plain"]
         found[name] = {**rates, "ratio": round(ratio, 3), "target_met": ratio >= TARGET}
+        for key in ("server_cpu_ms_per_request", "database_cpu_ms_per_request"):
+            found[name][key] = {
+                side: _mean(
+                    [r.get(key, 0) for r in runs if (r["operation"], r["side"]) == (name, side)]
+                )
+                for side in SIDES
+            }
     ratio = bulk["sharded"]["rows_per_s"] / bulk["plain"]["rows_per_s"]
     found["bulk load"] = {side: bulk[side]["rows_per_s"] for side in SIDES} | {
         "ratio": round(ratio, 3)
@@ -338,7 +352,7 @@ def ratios(bulk: dict[str, Any], runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _mean(values: list[float]) -> float:
-    return round(sum(values) / len(values), 1)
+    return round(sum(values) / len(values), 4)
 
 
 # --- retention --------------------------------------------------------------------------------
@@ -476,12 +490,14 @@ def print_report(report: dict[str, Any], path: Any) -> None:
     )
     print(
         f"{'operation':<22} {'storage':<8} {'round':>5} {'req/s':>9} {'p50 ms':>8} "
-        f"{'p99 ms':>8} {'non-2xx':>8} {'others %':>8}"
+        f"{'p99 ms':>8} {'non-2xx':>8} {'app ms':>7} {'db ms':>7} {'others %':>8}"
     )
     for op in report["operations"]:
         print(
             f"{op['operation']:<22} {op['side']:<8} {op['round']:>5} {op['requests_per_s']:>9,.0f}"
             f" {op['p50_ms']:>8.2f} {op['p99_ms']:>8.2f} {op['non_2xx']:>8}"
+            f" {op.get('server_cpu_ms_per_request', 0):>7.3f}"
+            f" {op.get('database_cpu_ms_per_request', 0):>7.3f}"
             f" {_share(op['others_cpu_percent']):>8}"
         )
         failures = op["server"].get("failures")
@@ -498,6 +514,12 @@ def print_report(report: dict[str, Any], path: Any) -> None:
             verdict = "met" if figures["target_met"] else "NOT met"
             line += f" (target >= {TARGET:.2f}: {verdict})"
         print(line)
+        if "server_cpu_ms_per_request" in figures:
+            app, db = figures["server_cpu_ms_per_request"], figures["database_cpu_ms_per_request"]
+            print(
+                f"{'':<18} CPU per request, plain / distributed: app {app['plain']:.3f} / "
+                f"{app['sharded']:.3f} ms, PostgreSQL {db['plain']:.3f} / {db['sharded']:.3f} ms"
+            )
     halves = [
         f"{side} {h['rows_per_s']:,.0f}/s (others {_share(h['others_cpu_percent'])} %)"
         for side in ("plain", "sharded")
@@ -505,8 +527,9 @@ def print_report(report: dict[str, Any], path: Any) -> None:
     ]
     print(f"bulk load halves (run plain, sharded, sharded, plain): {'; '.join(halves)}")
     print(
-        "others %: CPU used meanwhile by processes outside this benchmark and its cluster, "
-        "% of all CPUs"
+        "app ms, db ms: CPU per request of the API server and of the cluster's three "
+        "PostgreSQL servers; others %: CPU used meanwhile by processes outside this "
+        "benchmark and its cluster, % of all CPUs"
     )
     r = report["retention"]
     print()
