@@ -486,7 +486,8 @@ def print_report(report: dict[str, Any], path: Any) -> None:
         f"{report['machine']['nproc']} CPUs; dogs_sharded has {s['shards']} shards; "
         f"{s['rows']:,} records per storage; granian {s['web_concurrency']} workers x "
         f"{s['blocking_threads']} threads; wrk 2 threads, 16 connections, {s['duration']} s "
-        f"after {s['warmup']} s of warm-up; {s['rounds']} rounds, alternating (A B B A)"
+        f"after {s['warmup']} s of warm-up; {s['rounds']} rounds, alternating which storage "
+        "goes first (A B B A ...)"
     )
     print(
         f"{'operation':<22} {'storage':<8} {'round':>5} {'req/s':>9} {'p50 ms':>8} "
