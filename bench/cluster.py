@@ -375,7 +375,7 @@ def measure_retention(url: str, rows: int) -> dict[str, Any]:
     with psycopg.connect(url, autocommit=True) as conn:
         load_partitioned(conn, rows)
         load_plain(conn, rows)
-        dropped = drop_partition(conn, rows)
+        dropped = drop_partition(conn)
         deleted = delete_in_batches(conn, rows)
         for table in ("retention_days", "retention_plain"):
             conn.execute(f"DROP TABLE IF EXISTS {table}")
@@ -425,7 +425,7 @@ def load_plain(conn: psycopg.Connection, rows: int) -> None:
     step(f"retention: loaded in {took[0]:.1f} s")
 
 
-def drop_partition(conn: psycopg.Connection, rows: int) -> dict[str, Any]:
+def drop_partition(conn: psycopg.Connection) -> dict[str, Any]:
     step("retention: DETACH + DROP the first day's partition")
     with harness.timed() as took, conn.transaction():
         conn.execute("ALTER TABLE retention_days DETACH PARTITION retention_days_0")
@@ -469,9 +469,16 @@ def delete_in_batches(conn: psycopg.Connection, rows: int) -> dict[str, Any]:
 
 
 def _check_kept(conn: psycopg.Connection, table: str) -> None:
-    left = conn.execute(f"SELECT count(*), min(at)::date FROM {table}").fetchone()
-    if left[0] != KEPT_ROWS:
-        raise RuntimeError(f"{table} holds {left[0]} rows after retention, not {KEPT_ROWS}")
+    """Exactly the second day's rows are left: nothing kept that should go, nothing
+    removed that should stay."""
+    count, all_kept = conn.execute(
+        f"SELECT count(*), bool_and(at >= '{DAY}'::date + 1) FROM {table}"
+    ).fetchone()
+    if count != KEPT_ROWS or not all_kept:
+        raise RuntimeError(
+            f"{table} holds {count} rows after retention (all of the second day: "
+            f"{all_kept}), not the {KEPT_ROWS} of the second day"
+        )
 
 
 # --- report ---------------------------------------------------------------------------------
