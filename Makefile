@@ -8,7 +8,7 @@ PORT ?= 8000
 WEB_CONCURRENCY ?= 2
 export HOST PORT WEB_CONCURRENCY
 
-.PHONY: run serve test test-postgres test-citus citus test-sqlite test-sqlite-slowpath lint format install docs bench bench-feed bench-schema bench-ingest bench-peers clean
+.PHONY: run serve test test-postgres test-citus citus test-sqlite test-sqlite-slowpath lint format install docs bench bench-feed bench-schema bench-ingest bench-peers bench-cluster clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -99,6 +99,12 @@ bench-schema: install
 
 bench-ingest: install
 	$(BIN)/python scripts/with_postgres.py -- $(BIN)/python bench/ingest.py
+
+## bench-cluster: a distributed storage vs a plain one, and retention by dropping a
+## partition vs batched deletes (bench/cluster.py), on a throwaway Citus coordinator and
+## two workers (Citus built first when missing: make citus)
+bench-cluster: install citus
+	$(BIN)/python scripts/with_postgres.py --citus 2 -- $(BIN)/python bench/cluster.py
 
 ## bench-peers: datastorage and Kinto side by side (bench/peers.py); Kinto, pinned in
 ## bench/kinto-requirements.txt, gets a virtualenv of its own in bench/.kinto
