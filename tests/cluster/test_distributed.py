@@ -10,6 +10,7 @@ import threading
 import pytest
 from django.db import connection, connections
 
+from access.services import token_issue, token_revoke
 from factory.models import StorageDefinition
 from factory.schema import ddl
 from factory.schema.names import table_name
@@ -330,3 +331,21 @@ def test_the_workers_lock_timeout_reaches_the_shards(api_client, tags):
         on_the_shards = cursor.fetchall()
 
     assert on_the_shards == [(ddl.LOCK_TIMEOUT,)]
+
+
+def test_a_read_by_key_checks_the_token_it_reads_alongside(api_client, tags, client):
+    """The front door reads a distributed storage's record in the token's round trip, by a
+    statement of its own (access.selectors.token_lookup): the token still decides."""
+    assert api_client.post(TAGS, {"tag": "a", "name": "A"}, format="json").status_code == 201
+    assert api_client.get(f"{TAGS}a/").status_code == 200  # this process now guesses
+    reader = token_issue(name="r", grants=[{"storage": "tags", "access": ["read"]}])
+    other = token_issue(name="o")  # no grant on this storage
+
+    def get(path: str, secret: str):
+        return client.get(path, HTTP_AUTHORIZATION=f"Bearer {secret}")
+
+    assert get(f"{TAGS}a/", reader.secret).json()["name"] == "A"
+    assert get(f"{TAGS}zz/", reader.secret).status_code == 404
+    assert get(f"{TAGS}a/", other.secret).status_code in (403, 404)
+    token_revoke(token_id=reader.token.id)
+    assert get(f"{TAGS}a/", reader.secret).status_code == 401
