@@ -13,7 +13,7 @@ from core.openapi import PROBLEM_SCHEMA, problem_response
 from factory.schema.specs import FieldSpec, PrimaryKeySpec, StorageSpec
 from storage import export
 from storage.filters import filter_catalogue
-from storage.openapi import JOB
+from storage.openapi import FEED_POSITION, JOB, REMOVED
 from storage.upserts import NEWER_TYPES, RESOLUTIONS
 from storage.upserts import OPERATIONS as UPSERT_OPERATIONS
 
@@ -394,16 +394,19 @@ def _changes(name: str, definition: StorageSpec) -> dict[str, Any]:
                 "description": "the version deleted",
             },
             "_deleted": {"type": "boolean", "enum": [True]},
-            "_position": _POSITION,
+            "_position": FEED_POSITION,
         },
         [key, "_version", "_deleted", "_position"],
         "a deleted record",
     )
     live = {
-        "allOf": [_ref("ListedRecord"), {"type": "object", "properties": {"_position": _POSITION}}]
+        "allOf": [
+            _ref("ListedRecord"),
+            {"type": "object", "properties": {"_position": FEED_POSITION}},
+        ]
     }
     # Only a storage whose partitions retention drops sees a retention run's mark.
-    removed = [_REMOVED] if definition.partitioned else []
+    removed = [REMOVED] if definition.partitioned else []
     page = {
         "type": "object",
         "properties": {
@@ -437,28 +440,6 @@ def _changes(name: str, definition: StorageSpec) -> dict[str, Any]:
             },
         }
     }
-
-
-_POSITION = {
-    "type": "string",
-    "description": "the entry's feed position, `<transaction>.<sequence>`, in the feed's order",
-}
-
-
-_REMOVED = {
-    "type": "object",
-    "properties": {
-        "_removed": {
-            "type": "object",
-            "properties": {"field": {"type": "string"}, "before": {"type": "string"}},
-            "required": ["field", "before"],
-        },
-        "_position": _POSITION,
-    },
-    "required": ["_removed", "_position"],
-    "description": "partitions dropped by retention: every record whose `field` was before "
-    "`before` is gone",
-}
 
 
 def storage_contract(*, definition: dict[str, Any], version: int, base_path: str) -> dict:

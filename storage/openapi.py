@@ -53,7 +53,7 @@ _PAGE = {
     },
     "required": ["results", "next", "previous"],
 }
-_POSITION = {
+FEED_POSITION = {
     "type": "string",
     "description": "The entry's feed position, `<transaction>.<sequence>`: entries come in "
     "its order (records that predate the feed may share one). To resume, use `next`.",
@@ -66,7 +66,7 @@ REMOVED = {
             "properties": {"field": {"type": "string"}, "before": {"type": "string"}},
             "required": ["field", "before"],
         },
-        "_position": _POSITION,
+        "_position": FEED_POSITION,
     },
     "required": ["_removed", "_position"],
     "description": "A retention run dropped whole partitions: every record whose `field` "
@@ -77,7 +77,7 @@ CHANGE = {
         {
             "allOf": [
                 RECORD,
-                {"type": "object", "properties": {"_position": _POSITION}},
+                {"type": "object", "properties": {"_position": FEED_POSITION}},
             ],
             "description": "A record as it is now (each record once, at its latest change).",
         },
@@ -86,7 +86,7 @@ CHANGE = {
             "properties": {
                 "_version": {"type": "integer", "description": "The version deleted."},
                 "_deleted": {"type": "boolean", "enum": [True]},
-                "_position": _POSITION,
+                "_position": FEED_POSITION,
             },
             "required": ["_version", "_deleted", "_position"],
             "additionalProperties": True,
