@@ -68,7 +68,8 @@ def _check_field(partition: dict[str, Any], definition: dict[str, Any], add_erro
         return
     specs = {spec["name"]: spec for spec in definition.get("fields", [])}
     if not isinstance(field, str) or field not in specs:
-        system = "" if field not in SYSTEM_FIELDS else " (of the system fields, only _created_at)"
+        system = isinstance(field, str) and field in SYSTEM_FIELDS
+        system = " (of the system fields, only _created_at)" if system else ""
         add_error("partition.field", f"Unknown field {field!r}{system}.")
         return
     spec = specs[field]

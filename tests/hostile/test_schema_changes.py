@@ -148,3 +148,38 @@ def test_dropping_a_storage_with_a_hostile_if_match_drops_nothing(
     assert api_client.post("/api/v1/storage/dogs/", DOG, format="json").status_code == 201
 
     refused("DELETE", f"{FACTORY}dogs/", None, 400, "validation-error", HTTP_IF_MATCH=tag)
+
+
+# The layout blocks of a definition, any JSON where a name or a number belongs.
+_ODD = [{"x": 1}, ["a"], 10**30, -1, 2.5, True, None, "", "é" * 5000, {"": []}]
+
+
+@pytest.mark.parametrize("odd", _ODD, ids=repr)
+@pytest.mark.parametrize(
+    "block",
+    [
+        lambda odd: {"partition": {"field": odd, "interval": "day"}},
+        lambda odd: {"partition": {"field": "registered_at", "interval": odd}},
+        lambda odd: {"partition": odd},
+        lambda odd: {"distribution": {"shards": odd}},
+        lambda odd: {"distribution": odd},
+        lambda odd: {"retention": {"field": odd, "keep": "P1D"}},
+    ],
+    ids=[
+        "partition.field",
+        "partition.interval",
+        "partition",
+        "shards",
+        "distribution",
+        "retention",
+    ],
+)
+def test_odd_values_in_layout_blocks_answer_400_and_create_nothing(api_client, block, odd):
+    before = snapshot()
+
+    response = api_client.post(FACTORY, dogs_definition(indexes=[], **block(odd)), format="json")
+
+    if odd is None and response.status_code == 201:  # a null block is no block
+        return
+    assert_problem(response, 400, "validation-error")
+    assert snapshot() == before
