@@ -32,7 +32,7 @@ from collections.abc import Callable
 from typing import Any
 
 import psycopg
-from django.db import NotSupportedError
+from django.db import InternalError, NotSupportedError
 from psycopg.adapt import Loader
 from psycopg.postgres import types
 from psycopg.pq import Format
@@ -47,6 +47,17 @@ STALE_PLAN = "cached plan must not change result type"
 
 def is_stale_plan(exc: BaseException) -> bool:
     return isinstance(exc, NotSupportedError) and STALE_PLAN in str(exc)
+
+
+# How a Citus coordinator reports a statement it could not finish on a worker: the worker
+# is unreachable, or the shard it wrote went away under it (its table dropped meanwhile).
+_REMOTE_FAILURES = ("failure on connection marked as essential", "connection to the remote node")
+
+
+def is_remote_failure(exc: BaseException) -> bool:
+    """A statement a Citus worker did not finish (XX000): an outage of that node, for the
+    client (503, retry), as a lost connection is; never the client's fault, nor a bug."""
+    return isinstance(exc, InternalError) and str(exc).startswith(_REMOTE_FAILURES)
 
 
 def retry_stale_plan(

@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from core import errors, metrics
-from core.database import is_stale_plan
+from core.database import is_remote_failure, is_stale_plan
 from core.problems import PROBLEM_CONTENT_TYPE, flatten_errors, problem_body, problem_response
 
 logger = logging.getLogger("datastorage.errors")
@@ -135,7 +135,8 @@ def _api_exception_response(exc: drf.APIException) -> Response:
 
 
 def _database_response(exc: DatabaseError, context: dict[str, Any]) -> Response | None:
-    if isinstance(exc, OperationalError | InterfaceError) or is_stale_plan(exc):
+    lost = isinstance(exc, OperationalError | InterfaceError)
+    if lost or is_stale_plan(exc) or is_remote_failure(exc):
         logger.warning("database unavailable: %s", exc)
         metrics.database_unavailable()
         return _response(

@@ -101,6 +101,12 @@ def build_feed_index(model: type[models.Model]) -> None:
 
 
 def drop_table(editor: BaseDatabaseSchemaEditor, model: type[models.Model]) -> None:
+    if distribution.is_distributed(model._definition):
+        # Every node's lock first, in the order Citus takes them (the writers' too: their
+        # first statement locks the table, record_versions.take): a bare DROP locks the
+        # workers' shards later, and deadlocked with writers holding them.
+        table = editor.quote_name(model._meta.db_table)
+        editor.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE", None)
     editor.delete_model(model)
     record_versions.drop_counter(editor, model._meta.db_table)
 
