@@ -187,7 +187,8 @@ def _rounds(
         shape = (occurrence, tuple(sorted(fields)))
         round_ = rounds.get(shape)
         if round_ is None:
-            round_ = rounds[shape] = Round(rows=[], positions=[], sent=shape[1])
+            round_ = Round(rows=[], positions=[], sent=shape[1], repeat=occurrence > 0)
+            rounds[shape] = round_
         round_.rows.append(row)
         round_.positions.append(position)
     return [rounds[shape] for shape in sorted(rounds, key=lambda shape: shape[0])]

@@ -6,7 +6,6 @@ formats SQL from user input.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -122,7 +121,6 @@ def table_exists(table: str) -> bool:
 LOCK_TIMEOUT = "2s"
 _VALIDATE_CONSTRAINT = "ALTER TABLE %(table)s VALIDATE CONSTRAINT %(name)s"
 LOCK_RETRIES = 8
-_DURATION = re.compile(r"\d{1,6}(ms|s)")
 
 
 def concurrent_builds() -> bool:
@@ -135,20 +133,8 @@ def short_lock_transaction() -> Iterator[BaseDatabaseSchemaEditor]:
     """A schema transaction whose statements give up on a lock after LOCK_TIMEOUT."""
     with schema_transaction() as editor:
         if connection.vendor == "postgresql":
-            set_lock_timeout(LOCK_TIMEOUT)
+            distribution.set_lock_timeout(LOCK_TIMEOUT)
         yield editor
-
-
-def set_lock_timeout(timeout: str) -> None:
-    """lock_timeout for the rest of this transaction, on every node: on a Citus cluster a
-    SET LOCAL reaches the shards only when citus.propagate_set_commands says so (set_config
-    never does), and an ALTER of a distributed table waits on the workers' locks."""
-    if not _DURATION.fullmatch(timeout):
-        raise ValueError(f"not a duration: {timeout!r}")
-    with connection.cursor() as cursor:
-        if distribution.citus_installed():
-            cursor.execute("SET LOCAL citus.propagate_set_commands = 'local'")
-        cursor.execute(f"SET LOCAL lock_timeout = '{timeout}'")
 
 
 class TableChanged(DatabaseError):

@@ -17,12 +17,14 @@ or dropped without touching any other tenant's shards.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.db import connection
 
 DISTRIBUTION_KEYS = frozenset({"shards"})
 MAX_SHARDS = 1024
+_DURATION = re.compile(r"\d{1,6}(ms|s)")
 CITUS_MISSING = (
     "distribution needs PostgreSQL with the citus extension in this database "
     "(CREATE EXTENSION citus); this service runs on {engine} without it"
@@ -64,6 +66,18 @@ def citus_installed() -> bool:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1 FROM pg_extension WHERE extname = 'citus'")
         return cursor.fetchone() is not None
+
+
+def set_lock_timeout(timeout: str) -> None:
+    """lock_timeout for the rest of this transaction, on every node: on a Citus cluster a
+    SET LOCAL reaches the shards only when citus.propagate_set_commands says so (set_config
+    never does), and an ALTER of a distributed table waits on the workers' locks."""
+    if not _DURATION.fullmatch(timeout):
+        raise ValueError(f"not a duration: {timeout!r}")
+    with connection.cursor() as cursor:
+        if citus_installed():
+            cursor.execute("SET LOCAL citus.propagate_set_commands = 'local'")
+        cursor.execute(f"SET LOCAL lock_timeout = '{timeout}'")
 
 
 def _engine() -> str:

@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 from django.db import connection, models, transaction
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 
-from factory.schema import names
+from factory.schema import distribution, names
 from factory.schema.builder import partitioned_table_model
 from factory.schema.partitioning import next_start
 
@@ -177,8 +177,8 @@ def _columns(cursor: Any, table: str) -> list[str]:
 
 @contextmanager
 def _short_locks() -> Iterator[None]:
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [LOCK_TIMEOUT])
+    with transaction.atomic():
+        distribution.set_lock_timeout(LOCK_TIMEOUT)  # on the workers too, for a Citus table
         yield
 
 

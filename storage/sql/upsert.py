@@ -38,6 +38,7 @@ class Round:
     rows: list[dict[str, Any]]  # validated values, defaults filled in
     positions: list[int]  # each row's position in the request
     sent: tuple[str, ...]  # the fields a merge changes (those the items sent)
+    repeat: bool = False  # every key of these rows was written by an earlier round
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,9 @@ def _postgresql(
         # row carries a version drawn here, which an insert and an update alike store.
         drawn = record_versions.take(model._meta.db_table, len(round_.rows))
         rows = [{**row, "_version": v} for row, v in zip(round_.rows, drawn, strict=True)]
-        round_ = Round(rows=rows, positions=round_.positions, sent=round_.sent)
+        round_ = Round(
+            rows=rows, positions=round_.positions, sent=round_.sent, repeat=round_.repeat
+        )
     columns = [name for name in round_.rows[0] if name in fields]
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
@@ -134,15 +137,30 @@ def _insert(
     unnest = ", ".join(arrays)
     stamp = quote("_created_at"), quote("_updated_at")
     conflict = ", ".join(quote(fields[name].column) for name in target.conflict)
+    inserted, inserted_params = _inserted(model, round_, now)
     statement = (
         f"INSERT INTO {table} ({', '.join(names)}, {stamp[0]}, {stamp[1]}) "
         f"SELECT {', '.join(f'x.c{i}' for i in range(len(columns)))}, %s, %s "
         f"FROM unnest({unnest}) AS x({', '.join(f'c{i}' for i in range(len(columns)))}) "
         f"ORDER BY {', '.join(f'x.c{columns.index(name)}' for name in target.conflict)} "
         f"ON CONFLICT ({conflict}) {_resolution(model, table, target, round_.sent)} "
-        f"RETURNING {_returning(model, back)}, (xmax = 0)"
+        f"RETURNING {_returning(model, back)}, {inserted}"
     )
-    return statement, [now, now, *params]
+    return statement, [now, now, *params, *inserted_params]
+
+
+def _inserted(
+    model: type[models.Model], round_: Round, now: datetime.datetime
+) -> tuple[str, list[Any]]:
+    """Whether a returned row was inserted (else updated). `xmax = 0` says it, but
+    PostgreSQL refuses system columns in a partitioned table's RETURNING: there, a row
+    whose `_created_at` is this request's (DO UPDATE keeps the stored one) was inserted,
+    but for keys an earlier round of the request already wrote."""
+    if model._definition.get("partition") is None:  # type: ignore[attr-defined]
+        return "(xmax = 0)", []
+    if round_.repeat:
+        return "FALSE", []
+    return f"({connection.ops.quote_name('_created_at')} = %s)", [now]
 
 
 def _resolution(

@@ -181,6 +181,51 @@ def test_every_records_operation_works_on_a_partitioned_storage(api_client, crea
     assert api_client.get(RECORDS, {"count": "exact"}).json()["count"] == 5
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("resolution", "ops"),
+    [
+        ("merge-duplicates", ["updated", "created", "updated", "unchanged"]),
+        ("ignore-duplicates", ["skipped", "created", "skipped", "skipped"]),
+    ],
+)
+def test_an_upsert_by_a_unique_index_with_the_partition_field_tells_created_from_updated(
+    api_client, create_storage, resolution, ops
+):
+    """PostgreSQL refuses `xmax` in a partitioned table's RETURNING (it was a 500)."""
+    create_storage(
+        {
+            "name": "events",
+            "fields": [
+                {"name": "at", "type": "datetime", "required": True},
+                {"name": "n", "type": "integer", "required": True},
+                {"name": "note", "type": "text", "nullable": True},
+            ],
+            "indexes": [{"fields": ["n", "at"], "unique": True}],
+            "partition": {"field": "at", "interval": "day"},
+        }
+    )
+    at = iso(datetime.datetime.now(UTC).replace(microsecond=0))
+    stored = post(api_client, [{"at": at, "n": 1}])[0]
+    items = [
+        {"at": at, "n": 1, "note": "a"},
+        {"at": at, "n": 2, "note": "b"},
+        {"at": at, "n": 2, "note": "c"},  # written by the request's second round
+        {"at": at, "n": 2, "note": "c"},
+    ]
+
+    response = api_client.post(
+        f"{RECORDS}?on_conflict=n,at", items, format="json", HTTP_PREFER=f"resolution={resolution}"
+    )
+
+    assert response.status_code == 200, response.content
+    results = response.json()
+    assert [record["_op"] for record in results] == ops
+    assert results[0]["id"] == stored["id"]
+    assert len({record["id"] for record in results[1:]}) == 1
+    assert api_client.get(RECORDS, {"count": "exact"}).json()["count"] == 2
+
+
 def valid_indexes() -> dict[str, bool]:
     with connection.cursor() as cursor:
         cursor.execute(

@@ -12,7 +12,7 @@ from django.db import connection, connections
 
 from access.services import token_issue, token_revoke
 from factory.models import StorageDefinition
-from factory.schema import ddl
+from factory.schema import ddl, partitions
 from factory.schema.names import table_name
 from factory.services.partitions import partitions_maintain
 from factory.tests.tables import table_names
@@ -331,6 +331,27 @@ def test_the_workers_lock_timeout_reaches_the_shards(api_client, tags):
         on_the_shards = cursor.fetchall()
 
     assert on_the_shards == [(ddl.LOCK_TIMEOUT,)]
+
+
+def test_the_partition_workers_lock_timeout_reaches_the_shards(api_client):
+    """ATTACH and DETACH of a distributed partitioned table wait on the workers' locks too,
+    with every writer of the storage queued behind them."""
+    definition = {
+        "name": "events",
+        "fields": [{"name": "at", "type": "datetime", "required": True}],
+        "partition": {"field": "at", "interval": "month"},
+        "distribution": {"shards": 2},
+    }
+    assert api_client.post("/api/v1/factory/storage/", definition, format="json").status_code == 201
+    api_client.post("/api/v1/storage/events/", {"at": "2001-01-01T00:00:00Z"}, format="json")
+
+    with partitions._short_locks(), connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT DISTINCT current_setting('lock_timeout') FROM {table_name('events')}"
+        )
+        on_the_shards = cursor.fetchall()
+
+    assert on_the_shards == [(partitions.LOCK_TIMEOUT,)]
 
 
 def test_a_read_by_key_checks_the_token_it_reads_alongside(api_client, tags, client):
