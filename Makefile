@@ -54,12 +54,14 @@ lint:
 test-postgres: install
 	$(BIN)/python scripts/with_postgres.py -- $(BIN)/pytest $(PYTEST_ARGS)
 
-## test-citus: a coordinator and two workers (scripts/with_postgres.py --citus 2): the
-## distributed storages of tests/cluster, and the records, schema-change and ingest suites
-## with the service's metadata on a Citus coordinator. Builds Citus first when missing.
-CITUS_TESTS ?= tests/cluster storage factory ingest
+## test-citus: a coordinator and two workers (scripts/with_postgres.py --citus 2):
+## tests/cluster, and the records API, feed, upsert, schema-change and ingest suites with
+## every storage they create distributed (DATASTORAGE_TEST_DISTRIBUTE_ALL, conftest.py).
+## Builds Citus first when missing.
+CITUS_TESTS ?= tests/cluster storage ingest factory/tests/test_partition_retention.py
 test-citus: install citus
-	$(BIN)/python scripts/with_postgres.py --citus 2 -- $(BIN)/pytest --reuse-db $(CITUS_TESTS) $(PYTEST_ARGS)
+	DATASTORAGE_TEST_DISTRIBUTE_ALL=1 $(BIN)/python scripts/with_postgres.py --citus 2 -- \
+		$(BIN)/pytest --reuse-db $(CITUS_TESTS) $(PYTEST_ARGS)
 
 ## citus: the Citus extension in the local PostgreSQL server, built from ../shared/citus
 ## when missing (apt and make install: as root, else through sudo; about 4 minutes on 2 cores)

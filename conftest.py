@@ -157,3 +157,31 @@ def _test_client_through_the_front_door():
     ClientHandler.__call__ = call
     yield
     ClientHandler.__call__ = through_django
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _every_storage_distributed():
+    """DATASTORAGE_TEST_DISTRIBUTE_ALL=1 (make test-citus): every storage a test creates is
+    distributed (2 shards), as if its definition said so, unless Citus could not hold it
+    (a unique index). The definitions stay as the tests wrote them."""
+    if not os.environ.get("DATASTORAGE_TEST_DISTRIBUTE_ALL"):
+        yield
+        return
+    from factory.schema import distribution
+
+    explicit_shards, explicit = distribution.shards, distribution.is_distributed
+    decided: dict[str, bool] = {}
+
+    def shards(definition: dict) -> int | None:
+        if explicit(definition):
+            return explicit_shards(definition)
+        unique = any(index["unique"] for index in definition["indexes"])
+        decided[definition["name"]] = not unique
+        return None if unique else 2
+
+    def is_distributed(definition: dict) -> bool:
+        return explicit(definition) or decided.get(definition["name"], False)
+
+    distribution.shards, distribution.is_distributed = shards, is_distributed
+    yield
+    distribution.shards, distribution.is_distributed = explicit_shards, explicit

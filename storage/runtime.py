@@ -20,8 +20,8 @@ from core import metrics
 from core.errors import DomainError, NotReady, RecordNotFound, StorageNotFound, Unavailable
 from core.lru import LRUCache
 from factory.models import StorageDefinition, StorageVersion
+from factory.schema import distribution
 from factory.schema.builder import build_model
-from factory.schema.distribution import is_distributed
 from factory.schema.specs import StorageSpec
 from storage.filters import RecordFilters, build_filters
 from storage.serializers import RecordValidator, converters
@@ -52,7 +52,7 @@ class RecordRuntime:
     def distributed(self) -> bool:
         """Sharded across a Citus cluster (factory.schema.distribution): a statement that
         joins its table with the service's own tables becomes a multi-shard plan."""
-        return is_distributed(self.definition)
+        return distribution.is_distributed(self.definition)
 
     def record_not_found(self, key: Any) -> RecordNotFound:
         return RecordNotFound(f"No record with {self.key_name}={key} in '{self.name}'.")
