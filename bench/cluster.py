@@ -16,9 +16,10 @@ migrates, issues an admin token, serves the API as production does (granian thro
   bench/get_by_key.lua), BENCH_ROUNDS rounds; req/s, distributed over plain, against the
   issue's target of TARGET.
 
-Then retention (bench/retention.py): a day of BENCH_RETENTION_ROWS rows removed by dropping
-its partition against the retention worker's batched deletes, measured on PostgreSQL
-itself while partitioned storages are not on main.
+Then retention (bench/retention.py): the retention worker's run (retention_run, in this
+process) removing a day of BENCH_RETENTION_ROWS records from a storage partitioned by day
+(its partition dropped), an ordinary one (batched deletes, a tombstone per record) and a
+partitioned, distributed one.
 
 Prints a summary and writes every figure to bench/results/<UTC timestamp>-cluster.json.
 
@@ -96,7 +97,7 @@ def main() -> int:
         report["cluster"] = cluster_nodes(url)
         with Processes(harness.RESULTS / f"{stamp}-cluster") as processes:
             report.update(measure_api(processes, env, url, config))
-        report["retention"] = retention.measure(url, config.retention_rows)
+        report["retention"] = retention.measure(url, config.retention_rows, config.shards)
     except KeyboardInterrupt:
         print("\ninterrupted; every process the benchmark started was stopped", file=sys.stderr)
         return 130
@@ -408,24 +409,8 @@ def print_report(report: dict[str, Any], path: Any) -> None:
         "PostgreSQL servers; others %: CPU used meanwhile by processes outside this "
         "benchmark and its cluster, % of all CPUs"
     )
-    r = report["retention"]
     print()
-    print(
-        f"retention, {r['measured']}: removing one day of {r['rows_removed']:,} rows "
-        f"({r['rows_kept']:,} of the next day kept)"
-    )
-    print(f"  DETACH + DROP PARTITION:            {r['drop_partition']['seconds']:.3f} s")
-    d = r["batched_delete"]
-    print(
-        f"  DELETE in key-ordered batches:      {d['seconds']:.1f} s ({d['batches']} batches "
-        f"of {d['batch_items']:,}, {d['rows_per_s']:,.0f} rows/s)"
-    )
-    print(f"  batched delete / drop partition:    {r['delete_over_drop']:,.0f}x")
-    print(
-        f"  then VACUUM of the ordinary table:  {d['vacuum_seconds']:.1f} s (autovacuum's "
-        "work, later; no feed triggers here: a storage's delete trigger adds a tombstone "
-        "per row)"
-    )
+    print("\n".join(retention.report_lines(report["retention"])))
     print(f"figures: {path}; server logs: {harness.RESULTS / report['started_at']}-cluster/")
 
 

@@ -1,9 +1,10 @@
 """What the benchmarks share: settings, processes, the API token, HTTP, wrk and seed data.
 
 Everything here starts or talks to the service exactly as production does (granian through
-`python -m datastorage.serve`, `manage.py run_worker`, Bearer tokens); nothing imports the
-application except `deep_cursor`, which borrows the records API's own cursor encoding, and
-`server_settings`, which reads the launcher's defaults.
+`python -m datastorage.serve`, `manage.py run_worker`, Bearer tokens); nothing here imports
+the application except `deep_cursor`, which borrows the records API's own cursor encoding,
+and `server_settings`, which reads the launcher's defaults (bench/retention.py sets Django
+up in its own process, to call the worker's retention service with a `now` of its choice).
 """
 
 from __future__ import annotations
