@@ -86,8 +86,17 @@ def storage_definition(*, storage: StorageDefinition) -> dict[str, Any]:
 
 
 def ready_status(*, name: str) -> dict[str, Any]:
-    storage = storage_get(name=name)
-    latest = version_get(storage=storage, number=storage.version)
+    # The storage and its latest version in one statement, one snapshot: read apart, a
+    # version made ready between the two reads showed `ready` with the old serving version.
+    latest = (
+        StorageVersion.objects.select_related("storage")
+        .filter(storage__name=name, number=F("storage__version"))
+        .first()
+    )
+    if latest is None:
+        storage_get(name=name)  # raises StorageNotFound
+        raise NotFound(f"Storage '{name}' has no current version.")
+    storage = latest.storage
     return {
         "name": storage.name,
         "version": storage.version,

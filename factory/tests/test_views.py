@@ -593,6 +593,22 @@ def test_storage_created_again_under_the_same_name_is_a_new_storage(api_client, 
 
 
 @storage_db
+def test_ready_status_reads_the_storage_and_its_version_in_one_statement(
+    create_storage, django_assert_num_queries
+):
+    """Read apart, a version made ready between the two reads showed `ready` with the
+    previous serving version (tests/reliability/test_multiworker.py saw it once)."""
+    from factory.selectors import ready_status
+
+    create_storage(dogs_definition())
+
+    with django_assert_num_queries(1):
+        status = ready_status(name="dogs")
+
+    assert (status["version"], status["serving_version"], status["ready"]) == (1, 1, True)
+
+
+@storage_db
 def test_ready_status_through_the_life_of_a_storage(api_client):
     assert api_client.get(ready_url("dogs")).json() == not_found("dogs")
 
