@@ -35,7 +35,10 @@ class StorageDefinitionAdmin(ReadOnlyAdmin):
     search_fields = ("name", "description")
     fieldsets = (
         (None, {"fields": ("name", "description", "links", "ready", "records")}),
-        ("Definition (the latest version)", {"fields": ("fields_table", "indexes_table")}),
+        (
+            "Definition (the latest version)",
+            {"fields": ("fields_table", "indexes_table", "layout_table")},
+        ),
         ("Events", {"fields": ("source_rules",)}),
         ("Versions", {"fields": ("versions_table", "created_at", "updated_at")}),
     )
@@ -47,6 +50,7 @@ class StorageDefinitionAdmin(ReadOnlyAdmin):
         "records",
         "fields_table",
         "indexes_table",
+        "layout_table",
         "source_rules",
         "versions_table",
         "created_at",
@@ -108,6 +112,10 @@ class StorageDefinitionAdmin(ReadOnlyAdmin):
     def indexes_table(self, storage: StorageDefinition) -> SafeString:
         return admin_display.indexes_table(self._latest(storage).definition)
 
+    @admin.display(description="layout")
+    def layout_table(self, storage: StorageDefinition) -> SafeString:
+        return admin_display.layout_table(self._latest(storage).definition)
+
     @admin.display(description="source rules")
     def source_rules(self, storage: StorageDefinition) -> SafeString:
         return admin_display.source_rules(self._latest(storage).definition)
@@ -156,6 +164,7 @@ class StorageVersionAdmin(ReadOnlyAdmin):
         "changes_display",
         "fields_table",
         "indexes_table",
+        "layout_table",
         "source_rules",
         "pretty_definition",
     )
@@ -172,6 +181,10 @@ class StorageVersionAdmin(ReadOnlyAdmin):
     @admin.display(description="indexes")
     def indexes_table(self, obj: StorageVersion) -> SafeString:
         return admin_display.indexes_table(obj.definition)
+
+    @admin.display(description="layout")
+    def layout_table(self, storage: StorageDefinition) -> SafeString:
+        return admin_display.layout_table(self._latest(storage).definition)
 
     @admin.display(description="source rules")
     def source_rules(self, obj: StorageVersion) -> SafeString:

@@ -1,4 +1,4 @@
-"""A definition as a person reads it in the admin: its fields, indexes, source rules and
+"""A definition as a person reads it in the admin: its fields, indexes, layout, source rules and
 version changes as HTML tables and sentences, from the normal form (factory.schema's
 definition.py), never as a JSON blob. Every value is escaped by format_html."""
 
@@ -65,6 +65,28 @@ def indexes_table(definition: dict[str, Any]) -> SafeString:
         for index in definition["indexes"]
     ]
     return table(("fields", "type", "unique"), rows, "storage-indexes")
+
+
+def layout_table(definition: dict[str, Any]) -> SafeString:
+    """Where the records live and how long: distribution, partitions, retention."""
+    shards = (definition.get("distribution") or {}).get("shards")
+    partition = definition.get("partition")
+    retention = definition.get("retention")
+    rows = [
+        (
+            "distribution",
+            f"{shards} shards by the primary key (Citus)" if shards else "one table",
+        ),
+        (
+            "partitions",
+            f"by {partition['interval']} of {partition['field']}" if partition else "none",
+        ),
+        (
+            "retention",
+            f"keeps {retention['keep']} by {retention['field']}" if retention else "keeps all",
+        ),
+    ]
+    return table(("", ""), rows, "storage-layout")
 
 
 def source_rules(definition: dict[str, Any]) -> SafeString:

@@ -109,7 +109,25 @@ def test_storage_page_shows_the_definition_as_tables_with_status_count_and_links
     assert '<div class="readonly">2</div>' in content  # the record count
     assert '<a class="storage-records" href="/api/v1/storage/dogs/">Records</a>' in content
     assert '<a class="storage-contract" href="/api/docs/?storage=dogs">' in content
+    assert "<td>distribution</td><td>one table</td>" in content
+    assert "<td>partitions</td><td>none</td>" in content
     assert "{&quot;" not in content  # no JSON blob on the storage's page
+
+
+@pytest.mark.postgresql
+def test_storage_page_shows_its_partitions_and_retention(admin_client, create_storage):
+    definition = {
+        "name": "clicks",
+        "fields": [{"name": "at", "type": "datetime", "required": True}],
+        "partition": {"field": "at", "interval": "day"},
+        "retention": {"field": "at", "keep": "P30D"},
+    }
+    clicks = create_storage(definition)
+
+    content = admin_client.get(f"{STORAGES}{clicks.pk}/change/").content.decode()
+
+    assert "<td>partitions</td><td>by day of at</td>" in content
+    assert "<td>retention</td><td>keeps P30D by at</td>" in content
 
 
 def test_failed_storage_page_shows_the_reason(admin_client, failed_cats):

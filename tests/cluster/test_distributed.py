@@ -78,10 +78,13 @@ def tags(api_client):
     return response.json()
 
 
-def test_a_distributed_storage_is_a_distributed_table_of_its_shards(api_client, tags):
+def test_a_distributed_storage_is_a_distributed_table_of_its_shards(api_client, tags, admin_client):
     assert _shard_count("tags") == 2
     described = api_client.get("/api/v1/factory/storage/tags/versions/1/").json()
     assert described["definition"]["distribution"] == {"shards": 2}
+    storage = StorageDefinition.objects.get(name="tags")
+    page = admin_client.get(f"/admin/factory/storagedefinition/{storage.pk}/change/")
+    assert "<td>distribution</td><td>2 shards by the primary key (Citus)</td>" in page.text
 
 
 def test_a_unique_index_is_refused_before_anything_is_created(api_client):
