@@ -373,3 +373,23 @@ def test_a_read_by_key_checks_the_token_it_reads_alongside(api_client, tags, cli
     assert get(f"{TAGS}a/", other.secret).status_code in (403, 404)
     token_revoke(token_id=reader.token.id)
     assert get(f"{TAGS}a/", reader.secret).status_code == 401
+
+
+def test_a_proved_bound_serves_for_a_moment_and_holds_newer_writes_back(
+    api_client, tags, monkeypatch
+):
+    """Proving the bound asks every worker (a connection to each): a proof serves this
+    process's feed reads for PROOF_SECONDS, never letting a read pass a change."""
+    from storage.sql import changes
+
+    monkeypatch.setattr(changes, "PROOF_SECONDS", 3600)
+    monkeypatch.setattr(changes, "_proof", None)
+    start = api_client.get(f"{TAGS}changes/").json()["next"]  # proves the bound
+    assert api_client.post(TAGS, {"tag": "late", "name": "L"}, format="json").status_code == 201
+
+    held = api_client.get(start).json()
+    monkeypatch.setattr(changes, "PROOF_SECONDS", 0)
+    seen = api_client.get(held["next"]).json()
+
+    assert held["results"] == []  # behind the proof: not yet, and the cursor stays
+    assert [entry["tag"] for entry in seen["results"]] == ["late"]
