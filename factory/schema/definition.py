@@ -14,7 +14,7 @@ from django.db import connection
 from rest_framework import serializers
 
 from core.errors import ValidationFailed
-from factory.schema import names
+from factory.schema import blocks, names
 from factory.schema.distribution import normalize_distribution
 from factory.schema.partitioning import normalize_partition
 from factory.schema.retention import normalize_retention
@@ -60,8 +60,7 @@ class _Errors:
         self.by_path.setdefault(path, []).append(message)
 
     def unknown_keys(self, data: dict[str, Any], allowed: frozenset[str], path: str) -> None:
-        for key in sorted(set(data) - allowed, key=str):
-            self.add(_join(path, str(key)), "unknown key")
+        blocks.unknown_keys(data, allowed, path, self.add)
 
     def raise_if_any(self) -> None:
         if self.by_path:

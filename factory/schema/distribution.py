@@ -22,6 +22,8 @@ from typing import Any
 
 from django.db import connection
 
+from factory.schema.blocks import is_block
+
 DISTRIBUTION_KEYS = frozenset({"shards"})
 MAX_SHARDS = 1024
 _DURATION = re.compile(r"\d{1,6}(ms|s)")
@@ -38,11 +40,9 @@ def normalize_distribution(
     with add_error(path, message); return its normal form (None: an ordinary table)."""
     if distribution is None:
         return None
-    if not isinstance(distribution, dict):
-        add_error("distribution", "must be an object with 'shards'")
+    shape = "an object with 'shards'"
+    if not is_block(distribution, DISTRIBUTION_KEYS, "distribution", shape, add_error):
         return None
-    for key in sorted(set(distribution) - DISTRIBUTION_KEYS, key=str):
-        add_error(f"distribution.{key}", "unknown key")
     shards = distribution.get("shards")
     if isinstance(shards, bool) or not isinstance(shards, int) or not 1 <= shards <= MAX_SHARDS:
         add_error("distribution.shards", f"must be an integer from 1 to {MAX_SHARDS}")

@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from factory.schema.blocks import is_block
 from factory.schema.specs import SYSTEM_FIELDS
 from factory.schema.types import KEY_TYPES
 
@@ -42,11 +43,9 @@ def normalize_partition(
     indexes); report problems with add_error(path, message); return its normal form."""
     if partition is None:
         return None
-    if not isinstance(partition, dict):
-        add_error("partition", "must be an object with 'field' and 'interval'")
+    shape = "an object with 'field' and 'interval'"
+    if not is_block(partition, PARTITION_KEYS, "partition", shape, add_error):
         return None
-    for key in sorted(set(partition) - PARTITION_KEYS, key=str):
-        add_error(f"partition.{key}", "unknown key")
     field = partition.get("field")
     _check_field(partition, definition, add_error)
     interval = partition.get("interval")

@@ -19,6 +19,7 @@ import re
 from datetime import timedelta
 from typing import Any
 
+from factory.schema.blocks import is_block
 from factory.schema.specs import SYSTEM_FIELDS
 
 RETENTION_KEYS = frozenset({"field", "keep"})
@@ -72,11 +73,9 @@ def normalize_retention(
     add_error(path, message); return its normal form (None: no retention)."""
     if retention is None:
         return None
-    if not isinstance(retention, dict):
-        add_error("retention", "must be an object with 'field' and 'keep'")
+    shape = "an object with 'field' and 'keep'"
+    if not is_block(retention, RETENTION_KEYS, "retention", shape, add_error):
         return None
-    for key in sorted(set(retention) - RETENTION_KEYS, key=str):
-        add_error(f"retention.{key}", "unknown key")
     _check_field(retention, definition, add_error)
     if "keep" not in retention:
         add_error("retention.keep", "This field is required.")

@@ -30,6 +30,8 @@ import re
 from decimal import Decimal
 from typing import Any
 
+from factory.schema.blocks import is_block
+
 SOURCE_KEYS = frozenset({"match", "map", "write", "delete"})
 WRITE_KEYS = frozenset({"mode", "on", "keep_newer"})
 WRITE_MODES = ("insert", "upsert", "ignore")
@@ -70,11 +72,8 @@ def normalize_source(
     against."""
     if source is None:
         return None
-    if not isinstance(source, dict):
-        add_error("source", "must be an object with 'match' and 'map'")
+    if not is_block(source, SOURCE_KEYS, "source", "an object with 'match' and 'map'", add_error):
         return None
-    for key in sorted(set(source) - SOURCE_KEYS, key=str):
-        add_error(f"source.{key}", "unknown key")
     if "match" not in source:
         add_error("source.match", "This field is required.")
     else:
@@ -92,11 +91,9 @@ def normalize_source(
 
 
 def _write(write: Any, definition: dict[str, Any], add_error: Any) -> Any:
-    if not isinstance(write, dict):
-        add_error("source.write", "must be an object with 'mode' (and 'on', 'keep_newer')")
+    shape = "an object with 'mode' (and 'on', 'keep_newer')"
+    if not is_block(write, WRITE_KEYS, "source.write", shape, add_error):
         return write
-    for key in sorted(set(write) - WRITE_KEYS, key=str):
-        add_error(f"source.write.{key}", "unknown key")
     mode = write.get("mode", "insert")
     if mode not in WRITE_MODES:
         add_error("source.write.mode", f"must be one of: {', '.join(WRITE_MODES)}")
@@ -120,11 +117,10 @@ def _write(write: Any, definition: dict[str, Any], add_error: Any) -> Any:
 
 
 def _delete(delete: Any, add_error: Any) -> Any:
-    if not isinstance(delete, dict):
-        add_error("source.delete", "must be an object with 'match' and 'key'")
+    if not is_block(
+        delete, DELETE_KEYS, "source.delete", "an object with 'match' and 'key'", add_error
+    ):
         return delete
-    for key in sorted(set(delete) - DELETE_KEYS, key=str):
-        add_error(f"source.delete.{key}", "unknown key")
     if "match" not in delete:
         add_error("source.delete.match", "This field is required.")
     else:
