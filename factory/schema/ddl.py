@@ -15,7 +15,7 @@ from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.utils import timezone
 
 from factory.schema import distribution, feed, partitions, record_versions
-from factory.schema.partitioning import starts_ahead
+from factory.schema.partitioning import is_partitioned, starts_ahead
 
 
 @contextmanager
@@ -90,7 +90,7 @@ def build_feed_index(model: type[models.Model]) -> None:
     transaction), after dropping what a build cut off before left invalid."""
     table, key_column = model._meta.db_table, model._meta.pk.column
     with connection.schema_editor(atomic=False) as editor:
-        if partitions.is_partitioned(table):
+        if is_partitioned(model._definition):
             sql = feed.index_sql(editor, table, key_column)
             partitions.build_index(editor, table, feed.position_index(table), sql)
             return
@@ -261,9 +261,9 @@ def add_index(
 ) -> None:
     """CREATE INDEX, CONCURRENTLY where possible (on each partition of a partitioned
     table: factory.schema.partitions.build_index)."""
-    table = model._meta.db_table
-    if concurrent_builds() and partitions.is_partitioned(table):
-        partitions.build_index(editor, table, index.name, str(index.create_sql(model, editor)))
+    if concurrent_builds() and is_partitioned(model._definition):
+        sql = str(index.create_sql(model, editor))
+        partitions.build_index(editor, model._meta.db_table, index.name, sql)
         return
     editor.add_index(model, index, **_concurrently())
 
@@ -276,8 +276,8 @@ def add_unique_index(
 ) -> None:
     """A unique index built CONCURRENTLY where possible (a constraint cannot be), on each
     partition of a partitioned table."""
-    table = model._meta.db_table
-    partitioned = concurrent_builds() and partitions.is_partitioned(table)
+    # A partition's build is CONCURRENTLY, from the parent's statement (partitions).
+    partitioned = concurrent_builds() and is_partitioned(model._definition)
     concurrently = concurrent_builds() and not partitioned
     prefix = "CREATE UNIQUE INDEX CONCURRENTLY" if concurrently else "CREATE UNIQUE INDEX"
     template = f"{prefix} %(name)s ON %(table)s%(using)s (%(columns)s)%(include)s%(condition)s"
@@ -285,7 +285,7 @@ def add_unique_index(
         model, fields=[model._meta.get_field(f) for f in fields], name=name, sql=template
     )
     if partitioned:
-        partitions.build_index(editor, table, name, str(statement))
+        partitions.build_index(editor, model._meta.db_table, name, str(statement))
         return
     editor.execute(statement, params=None)
 
@@ -297,7 +297,7 @@ def drop_index(editor: BaseDatabaseSchemaEditor, model: type[models.Model], name
             editor._delete_constraint_sql(editor.sql_delete_unique, model, name), params=None
         )
         return
-    if concurrent_builds() and partitions.is_partitioned(table):
+    if concurrent_builds() and is_partitioned(model._definition):
         partitions.drop_index(editor, name)  # no concurrent form: a short lock, retried
         return
     editor.execute(editor._delete_index_sql(model, name, **_concurrently()), params=None)

@@ -36,6 +36,10 @@ PARTITION_TYPES = ("date", "datetime")
 SYSTEM_PARTITION_FIELDS = frozenset({"_created_at"})
 
 
+def is_partitioned(definition: dict[str, Any]) -> bool:
+    return definition.get("partition") is not None
+
+
 def normalize_partition(
     partition: Any, definition: dict[str, Any], add_error: Any
 ) -> dict[str, Any] | None:

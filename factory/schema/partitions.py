@@ -44,15 +44,6 @@ def default_name(table: str) -> str:
     return f"{table}_default"
 
 
-def is_partitioned(table: str) -> bool:
-    if connection.vendor != "postgresql":
-        return False
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT relkind FROM pg_class WHERE oid = to_regclass(%s)", [table])
-        row = cursor.fetchone()
-    return row is not None and row[0] == "p"
-
-
 def create_table(editor: BaseDatabaseSchemaEditor, model: type[models.Model]) -> None:
     """The partitioned parent and its default partition, in the caller's transaction.
 
@@ -79,16 +70,9 @@ class Partition(NamedTuple):
 
 def partitions(table: str, interval: str) -> list[Partition]:
     """The dated partitions of `table` (not the default one), oldest first."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-            "WHERE i.inhparent = to_regclass(%s)",
-            [table],
-        )
-        found = [row[0] for row in cursor.fetchall()]
     prefix = f"{table}{_SUFFIX}"
     dated = []
-    for name in found:
+    for name in _partition_tables(table):
         if name.startswith(prefix):
             start = datetime.datetime.strptime(name[len(prefix) :], "%Y%m%d").date()
             dated.append(Partition(name, start, next_start(start, interval)))
@@ -234,10 +218,12 @@ def _valid(name: str) -> bool | None:
 
 
 def _partition_tables(table: str) -> list[str]:
+    """Every partition of `table`, the default one included (none when there is no such
+    table)."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-            "WHERE i.inhparent = %s::regclass ORDER BY c.relname",
+            "WHERE i.inhparent = to_regclass(%s) ORDER BY c.relname",
             [table],
         )
         return [row[0] for row in cursor.fetchall()]

@@ -26,6 +26,7 @@ from django.utils import timezone
 from psycopg.types.json import Jsonb
 
 from factory.schema import feed, record_versions
+from factory.schema.partitioning import is_partitioned
 from storage.serializers import RowRecord
 
 CREATED, UPDATED, UNCHANGED, SKIPPED, STALE = "created", "updated", "unchanged", "skipped", "stale"
@@ -156,7 +157,7 @@ def _inserted(
     PostgreSQL refuses system columns in a partitioned table's RETURNING: there, a row
     whose `_created_at` is this request's (DO UPDATE keeps the stored one) was inserted,
     but for keys an earlier round of the request already wrote."""
-    if model._definition.get("partition") is None:  # type: ignore[attr-defined]
+    if not is_partitioned(model._definition):  # type: ignore[attr-defined]
         return "(xmax = 0)", []
     if round_.repeat:
         return "FALSE", []
